@@ -1,0 +1,1 @@
+"""Ensemble Langevin samplers (ALDI, second-order ensemble Langevin) and their tasks."""
