@@ -1,0 +1,1 @@
+"""Plugins used by the core tests, loaded with ``--plugin`` / ``TOOLKIT_PLUGINS``."""
