@@ -207,6 +207,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"{store.path}, {len(todo)} to run"
             + (f" in {args.jobs} processes" if args.jobs > 1 and todo else ""),
             highlight=False,
+            soft_wrap=True,
         )
         progress = Progress(
             TextColumn("[progress.description]{task.description}"),
@@ -227,7 +228,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 failed += 1
                 first = (result["error"] or "").splitlines()[0]
                 progress.console.print(
-                    f"[red]FAILED[/] {cell.title}: {first}", highlight=False
+                    f"[red]FAILED[/] {cell.title}: {first}",
+                    highlight=False,
+                    soft_wrap=True,
                 )
             progress.advance(bar)
 
@@ -237,7 +240,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             on_start=on_start,
             on_result=on_result,
-            extra_plugins=tuple(args.plugin),
         )
         with progress:
             bar = progress.add_task("running", total=len(todo))
@@ -249,6 +251,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                     "\ninterrupted: every finished cell is stored in "
                     f"{store.path}; run the same command again to resume",
                     highlight=False,
+                    soft_wrap=True,
                 )
                 return EXIT_INTERRUPTED
         rows = build_rows(args.suite, store.suite_rows(args.suite))

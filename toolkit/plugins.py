@@ -88,6 +88,8 @@ class PluginManager:
         self.plugins: dict[str, PluginInfo] = {}
         self._components: dict[tuple[str, str], ComponentEntry] = {}
         self.conflicts: list[str] = []
+        #: Modules loaded by import path, which worker processes load again.
+        self.extra_modules: list[str] = []
 
     # -- loading ----------------------------------------------------------
 
@@ -110,6 +112,7 @@ class PluginManager:
         """Import ``module_name`` and register it as a plugin of that name."""
         if module_name in self.plugins:
             return
+        self.extra_modules.append(module_name)
         # Like `python -m`, find local modules relative to the working folder.
         if "" not in sys.path and os.getcwd() not in sys.path:
             sys.path.insert(0, os.getcwd())

@@ -65,8 +65,16 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _seed_global_generators(seed: int) -> None:
-    """Seed the global generators too, for components that use them."""
+def _seed_global_generators(seed: int, uses_torch: bool) -> None:
+    """Seed the global generators too, for components that use them.
+
+    torch is imported first when a component is an Architecture, so that
+    its generator is seeded whether or not an earlier cell in this process
+    imported it; otherwise a worker process and a serial run would differ.
+    """
+    if uses_torch:
+        import torch  # noqa: F401 - imported for its global generator
+
     random.seed(seed)
     try:
         import numpy as np
@@ -95,7 +103,10 @@ def run_cell(
                 components[slot] = entry.cls(entry.cls.Config.model_validate(spec["config"]))
             if artifacts is not None:
                 artifacts.mkdir(parents=True, exist_ok=True)
-            _seed_global_generators(cell.seed)
+            uses_torch = any(
+                spec["kind"] == "architecture" for spec in cell.components.values()
+            )
+            _seed_global_generators(cell.seed, uses_torch)
             context = RunContext(seed=cell.seed, artifacts=artifacts)
             raw = task.run(components, context)
         metrics = _check_metrics(cell, raw)
@@ -182,7 +193,6 @@ class Runner:
         on_result: Callable[[Cell, dict[str, Any]], None] | None = None,
         on_start: Callable[[Cell], None] | None = None,
         keep_artifacts: bool = True,
-        extra_plugins: tuple[str, ...] = (),
     ):
         if jobs < 1:
             msg = f"--jobs must be at least 1; received {jobs}"
@@ -193,7 +203,6 @@ class Runner:
         self.on_result = on_result or (lambda cell, result: None)
         self.on_start = on_start or (lambda cell: None)
         self.keep_artifacts = keep_artifacts
-        self.extra_plugins = extra_plugins
 
     def _artifacts(self, cell: Cell) -> Path | None:
         return self.store.artifact_folder(cell.key) if self.keep_artifacts else None
@@ -217,7 +226,7 @@ class Runner:
             max_workers=min(self.jobs, len(cells)),
             mp_context=context,
             initializer=_worker_init,
-            initargs=(self.manager.strict, self.extra_plugins),
+            initargs=(self.manager.strict, tuple(self.manager.extra_modules)),
         )
         pending: dict[Future, Cell] = {}
         try:

@@ -86,7 +86,7 @@ def render_rich(suite: str, rows: list[Row], console) -> None:
     if footer:
         console.print("[bold red]Failed cells:[/]")
         for line in footer:
-            console.print(f"  {line}", markup=False, highlight=False)
+            console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _failure_lines(rows: list[Row]) -> list[str]:

@@ -1,0 +1,1 @@
+"""An example toolkit plugin: the adaptive Metropolis sampler."""
