@@ -67,7 +67,7 @@ class ComponentEntry:
 
 
 def strict_from_env() -> bool:
-    """Return whether ``TOOLKIT_STRICT_PLUGINS`` asks for strict loading."""
+    """Return whether ``TOOLKIT_STRICT_PLUGINS`` requests strict loading."""
     return os.environ.get(STRICT_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 

@@ -90,7 +90,11 @@ def _seed_global_generators(seed: int, uses_torch: bool) -> None:
 def run_cell(
     cell: Cell, manager: PluginManager, artifacts: Path | None = None
 ) -> dict[str, Any]:
-    """Run one cell here and return its result record (never raises an Exception)."""
+    """Run one cell in this process and return its result record.
+
+    Every ``Exception`` from the task becomes a ``failed`` record;
+    ``KeyboardInterrupt`` and ``SystemExit`` propagate.
+    """
     started = time.time()
     clock = time.perf_counter()
     try:

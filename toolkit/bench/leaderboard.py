@@ -106,7 +106,7 @@ def build_rows(suite: str, cells: list[dict[str, Any]]) -> list[Row]:
                 metric=first["metric"],
                 direction=first["direction"],
                 mean=statistics.fmean(values) if values else None,
-                std=statistics.stdev(values) if len(values) > 1 else (0.0 if values else None),
+                std=_sample_std(values),
                 n=len(values),
                 status=status,
                 metrics=means,
@@ -115,6 +115,15 @@ def build_rows(suite: str, cells: list[dict[str, Any]]) -> list[Row]:
         )
     _rank(rows)
     return rows
+
+
+def _sample_std(values: list[float]) -> float | None:
+    """Return the sample standard deviation: 0 for one value, None for none."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return 0.0
+    return statistics.stdev(values)
 
 
 def _rank(rows: list[Row]) -> None:
