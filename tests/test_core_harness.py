@@ -156,6 +156,11 @@ def test_results_formats_from_store(manager, write_registry, tmp_path, run_cli):
     code, out, _ = run_cli("results", "--results", str(tmp_path), "--format", "markdown")
     assert "| rank | sampler |" in out
 
+    code, out, _ = run_cli("results", "--results", str(tmp_path), "--format", "html")
+    assert out.startswith("<!DOCTYPE html>")
+    assert "toy-metropolis" in out
+    assert "data:image/png;base64," in out
+
     plot = tmp_path / "board.png"
     code, _, err = run_cli("results", "--results", str(tmp_path), "--plot", str(plot))
     assert code == 0

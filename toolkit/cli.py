@@ -54,7 +54,7 @@ def _add_results_option(parser: argparse.ArgumentParser) -> None:
 def _add_format_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format",
-        choices=("table", "markdown", "csv", "json"),
+        choices=("table", "markdown", "csv", "json", "html"),
         default="table",
         help="leaderboard format on standard output (default: table)",
     )
@@ -164,6 +164,8 @@ def _print_rows(args: argparse.Namespace, suite: str, rows) -> None:
         sys.stdout.write(report.render_markdown(suite, rows))
     elif args.format == "csv":
         sys.stdout.write(report.render_csv(rows))
+    elif args.format == "html":
+        sys.stdout.write(report.render_html(suite, rows))
     else:
         sys.stdout.write(report.render_json(rows) + "\n")
     if args.plot:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from toolkit.bench.leaderboard import Board, Row, _combination_key, boards
 
-FORMATS = ("table", "markdown", "csv", "json")
+FORMATS = ("table", "markdown", "csv", "json", "html")
 
 _STATUS_TEXT = {
     "failed": "FAILED",
@@ -188,3 +188,44 @@ def plot_leaderboard(suite: str, rows: list[Row], path: Path) -> Path:
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return path
+
+
+def render_html(suite: str, rows: list[Row]) -> str:
+    """Return a self-contained HTML page: the tables, failures and the heatmap."""
+    import base64
+    import html
+    import tempfile
+
+    parts = [
+        "<!DOCTYPE html>",
+        f"<html><head><meta charset='utf-8'><title>toolkit: {html.escape(suite)}</title>",
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
+        "margin-bottom:2em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+        "td:nth-child(2),th:nth-child(2){text-align:left}.failed{color:#b00}</style>",
+        "</head><body>",
+        f"<h1>Leaderboard: suite {html.escape(suite)}</h1>",
+    ]
+    for board in boards(rows):
+        header, body = _table_cells(board)
+        parts.append(f"<h2>{html.escape(_board_title(suite, board, rows))}</h2><table>")
+        parts.append("<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
+        for line in body:
+            cells = "".join(
+                f"<td class='failed'>{html.escape(t)}</td>" if "FAILED" in t
+                else f"<td>{html.escape(t)}</td>"
+                for t in line
+            )
+            parts.append(f"<tr>{cells}</tr>")
+        parts.append("</table>")
+    failures = _failure_lines(rows)
+    if failures:
+        parts.append("<h2>Failed cells</h2><ul>")
+        parts.extend(f"<li>{html.escape(line)}</li>" for line in failures)
+        parts.append("</ul>")
+    if any(row.rank is not None for row in rows):
+        with tempfile.TemporaryDirectory() as folder:
+            image = plot_leaderboard(suite, rows, Path(folder) / "board.png").read_bytes()
+        encoded = base64.b64encode(image).decode()
+        parts.append(f"<h2>Ranks</h2><img alt='leaderboard heatmap' src='data:image/png;base64,{encoded}'>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
