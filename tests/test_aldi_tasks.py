@@ -47,6 +47,7 @@ def test_task_declares_metrics(task_class):
         "rel_cov_error",
         "ess_per_eval",
         "evaluations",
+        "diverged",
     }
     assert task_class.slots == {"sampler": "sampler"}
 
@@ -104,9 +105,56 @@ class ExplodingTarget(GaussianTarget):
         return np.full_like(positions, np.inf)
 
 
-def test_task_reports_divergence():
-    with pytest.raises(RuntimeError, match="sampler 'aldi' diverged on task 'diverging'"):
+def test_task_reports_broken_target():
+    # The gradient is infinite at the true mean too, so the target, not the
+    # sampler, is at fault: that must fail the cell.
+    with pytest.raises(RuntimeError, match="task 'diverging' has a broken target"):
         DivergingTask({"budget": 20_000}).run({"sampler": AldiSampler()}, RunContext(seed=0))
+
+
+class NaNSampler(AldiSampler):
+    """ALDI whose history ends in NaN, as a sampler that blew up."""
+
+    name = "nan-aldi"
+
+    def sample(self, target, budget, seed):
+        samples = super().sample(target, budget, seed)
+        samples.positions[-1] = np.nan
+        return samples
+
+
+class OverflowTarget(GaussianTarget):
+    """Gaussian whose gradient overflows far from the mean, as exp(-u) does."""
+
+    def _grad_log_density(self, positions):
+        gradient = super()._grad_log_density(positions)
+        far = np.abs(positions).max(axis=1) > 0.5
+        gradient[far] = np.inf
+        return gradient
+
+
+class OverflowTask(GaussianTask):
+    name = "overflowing"
+
+    def build_target(self):
+        return OverflowTarget(dim=3, budget=self.config.budget)
+
+
+@pytest.mark.parametrize(
+    ("task", "sampler"),
+    [(GaussianTask({"dim": 3, "budget": 5_000}), NaNSampler()), (OverflowTask({"dim": 3, "budget": 5_000}), AldiSampler())],
+    ids=["nan-history", "overflow"],
+)
+def test_divergence_is_a_scored_result(task, sampler):
+    scores = task.run({"sampler": sampler}, RunContext(seed=0))
+    assert scores["diverged"] == 1.0
+    assert scores["cov_error"] == np.inf
+    assert scores["ess_per_eval"] == 0.0
+
+
+def test_converged_run_reports_no_divergence():
+    scores = GaussianTask({"dim": 3, "budget": 5_000}).run({"sampler": AldiSampler()}, RunContext(seed=0))
+    assert scores["diverged"] == 0.0
 
 
 @pytest.mark.parametrize(

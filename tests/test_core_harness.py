@@ -271,3 +271,24 @@ def test_interrupted_run_keeps_cells_and_resumes(write_registry, tmp_path, how):
     assert process.returncode == 0, err
     assert f"{finished} reused" in err
     assert _stored(tmp_path) == 8
+
+
+def test_infinite_scores_rank_last():
+    from toolkit.bench.leaderboard import build_rows
+
+    def cell(label, seed, value):
+        return {
+            "task": "t", "components": {"sampler": label}, "seed": seed,
+            "metric": "error", "direction": "lower", "status": "ok",
+            "metrics": {"error": value}, "error": None,
+        }
+
+    rows = build_rows("s", [
+        cell("diverges", 0, float("inf")), cell("diverges", 1, 0.1),
+        cell("fine", 0, 0.3), cell("fine", 1, 0.2),
+    ])
+    by_label = {row.components["sampler"]: row for row in rows}
+    assert by_label["fine"].rank == 1
+    assert by_label["diverges"].rank == 2
+    assert by_label["diverges"].mean == float("inf")
+    assert by_label["diverges"].to_json()["mean"] is None

@@ -159,7 +159,9 @@ def _print_rows(args: argparse.Namespace, suite: str, rows) -> None:
     from toolkit.bench import report
 
     if args.format == "table":
-        report.render_rich(suite, rows, Console())
+        # Off a terminal rich assumes 80 columns, which folds wide boards.
+        width = None if sys.stdout.isatty() else 200
+        report.render_rich(suite, rows, Console(width=width))
     elif args.format == "markdown":
         sys.stdout.write(report.render_markdown(suite, rows))
     elif args.format == "csv":

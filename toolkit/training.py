@@ -248,7 +248,7 @@ def train(
             loss.backward()
             return loss
 
-        loss = optimizer.step(closure)
+        loss = optimizer.step(closure).detach()
         if not torch.isfinite(loss):
             msg = (
                 f"training loss became {float(loss)} at step {step} with "

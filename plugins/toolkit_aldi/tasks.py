@@ -8,6 +8,8 @@ covariance of the rest with the target's exact ones.
 
 from __future__ import annotations
 
+import math
+
 import logging
 from collections.abc import Mapping
 from typing import ClassVar, Literal
@@ -52,6 +54,7 @@ METRICS = (
     Metric("rel_cov_error", "lower", "||C - Sigma||_F / ||Sigma||_F."),
     Metric("ess_per_eval", "higher", "Minimum bulk ESS over coordinates per evaluation."),
     Metric("evaluations", "lower", "Evaluations spent (density, gradient and forward map)."),
+    Metric("diverged", "lower", "1 when the sampler diverged (errors are then infinite), else 0."),
 )
 
 _BUDGET_DESCRIPTION = "Evaluations (density, gradient or forward map) per run."
@@ -83,6 +86,20 @@ def score_history(history: np.ndarray, target: Target, evaluations: int) -> dict
         "rel_cov_error": metrics.relative_covariance_error(covariance, true_covariance),
         "ess_per_eval": metrics.bulk_ess(kept) / evaluations,
         "evaluations": float(evaluations),
+        "diverged": 0.0,
+    }
+
+
+def diverged_scores(evaluations: int) -> dict[str, float]:
+    """Return the scores of a run that diverged: infinite errors, no ESS."""
+    return {
+        "mean_error": math.inf,
+        "cov_error": math.inf,
+        "rel_mean_error": math.inf,
+        "rel_cov_error": math.inf,
+        "ess_per_eval": 0.0,
+        "evaluations": float(evaluations),
+        "diverged": 1.0,
     }
 
 
@@ -96,6 +113,19 @@ class _SamplerTask(Task):
     def build_target(self) -> Target:
         """Return a fresh target with the configured budget."""
         raise NotImplementedError
+
+    def _target_is_finite_at_mean(self) -> bool:
+        """Return whether the density and gradient are finite at the true mean."""
+        probe = self.build_target()
+        probe.budget = None
+        point = np.asarray(probe.true_mean, dtype=float)[None, :]
+        try:
+            probe.log_density(point)
+            if probe.has_gradient:
+                probe.grad_log_density(point)
+        except FloatingPointError:
+            return False
+        return True
 
     def run(
         self, components: Mapping[str, Component], context: RunContext
@@ -126,15 +156,17 @@ class _SamplerTask(Task):
         try:
             samples = sampler.sample(target, budget, context.seed)
         except FloatingPointError as error:
-            msg = f"sampler {sampler.name!r} diverged on task {self.name!r}: {error}"
-            raise RuntimeError(msg) from error
+            if not self._target_is_finite_at_mean():
+                msg = f"task {self.name!r} has a broken target: {error}"
+                raise RuntimeError(msg) from error
+            # The target is sound where the mass is, so the sampler moved to
+            # where it overflows: a result about the sampler, not a failure.
+            logger.info("sampler %s diverged on %s: %s", sampler.name, self.name, error)
+            return diverged_scores(target.n_evaluations)
         positions = samples.positions
         if not np.isfinite(positions).all():
-            msg = (
-                f"sampler {sampler.name!r} diverged on task {self.name!r}: its "
-                "history contains NaN or infinite positions"
-            )
-            raise RuntimeError(msg)
+            logger.info("sampler %s diverged on %s: non-finite positions", sampler.name, self.name)
+            return diverged_scores(samples.n_evaluations)
         if samples.n_evaluations > budget:
             msg = (
                 f"sampler {sampler.name!r} reports {samples.n_evaluations} "

@@ -123,6 +123,9 @@ def _sample_std(values: list[float]) -> float | None:
         return None
     if len(values) == 1:
         return 0.0
+    if not all(math.isfinite(value) for value in values):
+        # An infinite score (a diverged run) has no meaningful spread.
+        return math.nan
     return statistics.stdev(values)
 
 

@@ -20,13 +20,14 @@ _STATUS_TEXT = {
 }
 
 
-def format_value(value: float | None) -> str:
+def format_value(value: float | None, digits: int = 3) -> str:
+    """Format a score with ``digits`` significant digits ("-" for none or NaN)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     magnitude = abs(value)
     if magnitude != 0 and (magnitude < 1e-3 or magnitude >= 1e5):
-        return f"{value:.2e}"
-    return f"{value:.4g}"
+        return f"{value:.{digits - 1}e}"
+    return f"{value:.{digits}g}"
 
 
 def cell_text(row: Row | None) -> str:
@@ -39,7 +40,7 @@ def cell_text(row: Row | None) -> str:
         return _STATUS_TEXT.get(row.status, row.status)
     text = format_value(row.mean)
     if row.n > 1:
-        text += f" ± {format_value(row.std)}"
+        text += f" ±{format_value(row.std, digits=2)}"
     if row.rank is not None:
         text += f" (#{row.rank})"
     if row.status != "ok":
