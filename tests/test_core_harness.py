@@ -236,11 +236,11 @@ suites:
 """
 
 
-def _start_bench(registry, results):
+def _start_bench(registry, results, *extra):
     env = {**os.environ, "TOOLKIT_PLUGINS": TOY, "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
         [sys.executable, "-m", "toolkit.cli", "bench", "--registry", str(registry),
-         "--suite", "toy", "--results", str(results), "--no-progress"],
+         "--suite", "toy", "--results", str(results), "--no-progress", *extra],
         env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -253,10 +253,12 @@ def _wait_for(results, count, process, limit=60):
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("how", ["kill", "interrupt"])
-def test_interrupted_run_keeps_cells_and_resumes(write_registry, tmp_path, how):
+@pytest.mark.parametrize(
+    ("how", "jobs"), [("kill", "1"), ("interrupt", "1"), ("interrupt", "2")]
+)
+def test_interrupted_run_keeps_cells_and_resumes(write_registry, tmp_path, how, jobs):
     registry = write_registry(SLOW_SUITE)
-    process = _start_bench(registry, tmp_path)
+    process = _start_bench(registry, tmp_path, "--jobs", jobs)
     _wait_for(tmp_path, 2, process)
     process.send_signal(signal.SIGKILL if how == "kill" else signal.SIGINT)
     _, err = process.communicate(timeout=30)
