@@ -38,7 +38,7 @@ suites:
         - name: toy-needs-gradient
       probe: all
       distiller: all
-      architecture: all
+      architecture: [{name: toy-linear}]
 """
 
 

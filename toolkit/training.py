@@ -70,7 +70,9 @@ class TrainingConfig(BaseModel):
     lbfgs_history: int = Field(
         default=10, ge=1, description="L-BFGS history size (pykan uses 10)."
     )
-    seed: int = Field(default=0, description="Seed of torch's generator and the batches.")
+    seed: int = Field(
+        default=0, description="Seed of torch's generator and the batches."
+    )
 
 
 @dataclasses.dataclass
@@ -114,12 +116,15 @@ class TrainingResult:
 
 
 def _as_tensor(values, name: str, dtype: torch.dtype) -> torch.Tensor:
-    tensor = torch.as_tensor(np.asarray(values) if not torch.is_tensor(values) else values)
+    tensor = torch.as_tensor(
+        np.asarray(values) if not torch.is_tensor(values) else values
+    )
     tensor = tensor.to(dtype)
     if tensor.ndim == 1:
         tensor = tensor.unsqueeze(1)
     if tensor.ndim != 2:
-        msg = f"{name} must have shape (n_samples, n_features); received {tuple(tensor.shape)}"
+        shape = tuple(tensor.shape)
+        msg = f"{name} must have shape (n_samples, n_features); received {shape}"
         raise ValueError(msg)
     return tensor
 
@@ -164,8 +169,8 @@ def train(
     Parameters
     ----------
     architecture : Architecture
-        The component that built ``model``; its ``penalty`` is added to the
-        loss at every loss evaluation and its ``after_step`` runs after every
+        The component that built ``model``. Its ``penalty`` is added to the
+        loss at every loss evaluation. Its ``after_step`` runs after every
         optimiser step with the full training inputs.
     model : torch.nn.Module
         Maps ``(batch, n_inputs)`` to ``(batch, n_outputs)``.
@@ -226,7 +231,9 @@ def train(
         else:
             evaluations_without_gain += 1
         if progress is not None:
-            progress(step / config.steps, f"step {step}/{config.steps}, rmse {monitored:.3g}")
+            progress(
+                step / config.steps, f"step {step}/{config.steps}, rmse {monitored:.3g}"
+            )
 
     model.train()
     evaluate(0)
@@ -236,7 +243,9 @@ def train(
         if config.batch_size is None or config.batch_size >= n_rows:
             batch_x, batch_y = inputs, targets
         else:
-            rows = torch.randperm(n_rows, generator=batch_generator)[: config.batch_size]
+            rows = torch.randperm(n_rows, generator=batch_generator)[
+                : config.batch_size
+            ]
             batch_x, batch_y = inputs[rows], targets[rows]
 
         def closure() -> torch.Tensor:
@@ -265,7 +274,10 @@ def train(
 
         if step % config.eval_every == 0 or step == config.steps:
             evaluate(step)
-            if config.patience is not None and evaluations_without_gain >= config.patience:
+            if (
+                config.patience is not None
+                and evaluations_without_gain >= config.patience
+            ):
                 result.stopped_early = True
                 break
 

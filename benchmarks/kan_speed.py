@@ -1,0 +1,215 @@
+"""Time and memory of one KAN forward+backward pass: toolkit_kan against pykan.
+
+Usage::
+
+    python benchmarks/kan_speed.py [--repeats 5] [--threads 2] [--json out.json]
+
+For every configuration (layer widths, grid size, batch size) and both
+implementations, a fresh Python subprocess builds the network (spline order
+3) and runs one small warm-up pass. It then records the peak resident set
+size (``ru_maxrss``), runs three untimed and ``repeats`` timed
+forward+backward passes of a mean squared loss on a full batch. It reports
+the median wall time of the timed passes and the growth of the peak
+resident set size over the baseline, which is the extra memory a
+full-batch pass needs (autograd buffers included). Running each case in its
+own process keeps one case's allocator cache out of another's figure.
+
+pykan (the ``pykan`` distribution, import name ``kan``) is an optional peer.
+It runs in speed mode: ``auto_save=False``, ``symbolic_enabled=False`` and
+``save_act=False`` (what ``model.speed()`` sets, without torch.compile), so
+it writes no checkpoints and skips its symbolic branch and activation cache.
+Without pykan the script measures toolkit_kan alone and prints a notice.
+
+toolkit_kan evaluates the basis faster on equally spaced knots (a fresh
+network, or ``grid_update_every: 0``) than on knots adapted to samples by a
+grid update. The "adapted" column measures the second case, after one grid
+update on clipped normal samples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+#: Untimed full-batch passes before the timed ones.
+WARM_UP_PASSES = 3
+
+#: (widths, grid size, batch size); the third is the headline case.
+CASES = [
+    ([16, 16, 16], 5, 256),
+    ([64, 64, 64], 5, 1024),
+    ([64, 64, 64], 10, 1024),
+    ([64, 64, 64], 20, 1024),
+    ([128, 128, 128], 10, 512),
+]
+
+
+def build(implementation: str, widths: list[int], grid: int):
+    import torch
+
+    torch.manual_seed(0)
+    if implementation.startswith("toolkit_kan"):
+        from toolkit_kan._network import KANNetwork
+
+        network = KANNetwork(list(widths), grid, 3)
+        if implementation == "toolkit_kan-adapted":
+            # Quantile knots are not equally spaced, which selects the
+            # general (slower) basis evaluation.
+            samples = torch.randn(4096, widths[0]).clamp(-1, 1)
+            network.update_grid(samples)
+        return network
+    import kan
+
+    model = kan.KAN(
+        # pykan rewrites its width argument in place, so it gets a copy.
+        width=list(widths),
+        grid=grid,
+        k=3,
+        seed=0,
+        auto_save=False,
+        symbolic_enabled=False,
+        save_act=False,
+    )
+    return model.speed()
+
+
+def worker(
+    implementation: str,
+    widths: list[int],
+    grid: int,
+    batch: int,
+    repeats: int,
+    threads: int,
+) -> dict:
+    """Measure one case in this process and return its figures."""
+    import torch
+
+    torch.set_num_threads(threads)
+    model = build(implementation, widths, grid)
+
+    def step(inputs):
+        model.zero_grad(set_to_none=True)
+        loss = model(inputs).square().mean()
+        loss.backward()
+
+    generator = torch.Generator().manual_seed(1)
+    step(torch.rand((8, widths[0]), generator=generator) * 2 - 1)
+    inputs = torch.rand((batch, widths[0]), generator=generator) * 2 - 1
+    baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # The first full-batch passes warm up the allocator and thread pool.
+    for _ in range(WARM_UP_PASSES):
+        step(inputs)
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step(inputs)
+        seconds.append(time.perf_counter() - start)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "implementation": implementation,
+        "widths": widths,
+        "grid": grid,
+        "batch": batch,
+        "seconds": statistics.median(seconds),
+        "peak_mib": (peak_kib - baseline_kib) / 1024,
+        "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+    }
+
+
+def run_case(implementation, widths, grid, batch, repeats, threads) -> dict | None:
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        json.dumps([implementation, widths, grid, batch, repeats, threads]),
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        print(
+            f"{implementation} {widths} G={grid} B={batch} failed:\n{completed.stderr}",
+            file=sys.stderr,
+        )
+        return None
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def has_pykan() -> bool:
+    completed = subprocess.run(
+        [sys.executable, "-c", "import kan"], capture_output=True, check=False
+    )
+    return completed.returncode == 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="timed passes per case")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(*json.loads(args.worker))))
+        return 0
+
+    implementations = ["toolkit_kan", "toolkit_kan-adapted"]
+    if has_pykan():
+        implementations.append("pykan")
+    else:
+        print("pykan is not installed (pip install pykan); measuring toolkit_kan only")
+    print(
+        f"# {platform.processor() or platform.machine()}, "
+        f"threads={args.threads}, repeats={args.repeats}"
+    )
+    print(
+        "| widths | grid | batch | params | toolkit_kan ms | adapted ms | pykan ms "
+        "| speed-up | adapted speed-up | toolkit_kan MiB | pykan MiB | memory ratio |"
+    )
+    print("| --- " * 12 + "|")
+    rows = []
+    for widths, grid, batch in CASES:
+        results = {
+            name: run_case(name, widths, grid, batch, args.repeats, args.threads)
+            for name in implementations
+        }
+        rows.append(results)
+        ours, peer = results["toolkit_kan"], results.get("pykan")
+        adapted = results["toolkit_kan-adapted"]
+        if ours is None or adapted is None:
+            continue
+        cells = [
+            str(widths),
+            str(grid),
+            str(batch),
+            str(ours["parameters"]),
+            f"{1000 * ours['seconds']:.1f}",
+            f"{1000 * adapted['seconds']:.1f}",
+        ]
+        if peer is not None:
+            memory_ratio = (
+                ours["peak_mib"] / peer["peak_mib"] if peer["peak_mib"] > 0 else None
+            )
+            cells += [
+                f"{1000 * peer['seconds']:.1f}",
+                f"{peer['seconds'] / ours['seconds']:.1f}x",
+                f"{peer['seconds'] / adapted['seconds']:.1f}x",
+                f"{ours['peak_mib']:.1f}",
+                f"{peer['peak_mib']:.1f}",
+                "n/a" if memory_ratio is None else f"{memory_ratio:.2f}",
+            ]
+        else:
+            cells += ["-", "-", "-", f"{ours['peak_mib']:.1f}", "-", "-"]
+        print("| " + " | ".join(cells) + " |", flush=True)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(rows, handle, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

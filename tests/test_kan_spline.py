@@ -1,0 +1,143 @@
+"""B-spline basis of the KAN plugin against a direct Cox-de Boor evaluation."""
+
+import numpy as np
+import pytest
+import torch
+
+from toolkit_kan._spline import bspline_basis, extend_knots, is_uniform, uniform_knots
+
+
+def cox_de_boor(x: float, knots: list[float], m: int, degree: int) -> float:
+    """Evaluate basis function ``m`` of ``degree`` at ``x`` by plain recursion."""
+    if degree == 0:
+        return 1.0 if knots[m] <= x < knots[m + 1] else 0.0
+    value = 0.0
+    left = knots[m + degree] - knots[m]
+    if left != 0:
+        value += (x - knots[m]) / left * cox_de_boor(x, knots, m, degree - 1)
+    right = knots[m + degree + 1] - knots[m + 1]
+    if right != 0:
+        value += (
+            (knots[m + degree + 1] - x)
+            / right
+            * cox_de_boor(x, knots, m + 1, degree - 1)
+        )
+    return value
+
+
+def random_knots(rng, n_inputs, grid_size, order):
+    steps = rng.uniform(0.2, 1.0, size=(n_inputs, grid_size))
+    interior = np.concatenate(
+        [np.zeros((n_inputs, 1)), np.cumsum(steps, axis=1)], axis=1
+    )
+    interior = interior - 1.0
+    return extend_knots(torch.tensor(interior), order)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+def test_basis_partition_of_unity(order):
+    rng = np.random.default_rng(order)
+    knots = random_knots(rng, 3, 7, order)
+    interior = knots[:, order : knots.shape[1] - order]
+    fraction = torch.tensor(rng.uniform(0, 1, size=(500, 3)))
+    x = interior[:, 0] + fraction * (interior[:, -1] - interior[:, 0])
+    basis = bspline_basis(x, knots, order)
+    assert basis.shape == (500, 3, 7 + order)
+    torch.testing.assert_close(basis.sum(-1), torch.ones(500, 3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("order", [1, 3])
+def test_basis_matches_cox_de_boor(order):
+    rng = np.random.default_rng(10 + order)
+    knots = random_knots(rng, 2, 5, order)
+    x = torch.tensor(rng.uniform(-2.5, 4.5, size=(60, 2)))
+    basis = bspline_basis(x, knots, order)
+    n_basis = knots.shape[1] - order - 1
+    for b in range(x.shape[0]):
+        for i in range(2):
+            row = knots[i].tolist()
+            expected = [
+                cox_de_boor(float(x[b, i]), row, m, order) for m in range(n_basis)
+            ]
+            np.testing.assert_allclose(basis[b, i].numpy(), expected, atol=1e-12)
+
+
+def test_basis_repeated_knots_match_cox_de_boor():
+    knots = torch.tensor(
+        [[-2.0, -1.0, -1.0, 0.0, 0.5, 0.5, 0.5, 1.0, 2.0, 3.0]], dtype=torch.float64
+    )
+    x = torch.linspace(-2.5, 3.5, 97, dtype=torch.float64).unsqueeze(1)
+    basis = bspline_basis(x, knots, 2)
+    assert torch.isfinite(basis).all()
+    row = knots[0].tolist()
+    for b in range(x.shape[0]):
+        expected = [cox_de_boor(float(x[b, 0]), row, m, 2) for m in range(7)]
+        np.testing.assert_allclose(basis[b, 0].numpy(), expected, atol=1e-12)
+
+
+def test_basis_zero_outside_extended_knots():
+    knots = uniform_knots(4, 3, (-1.0, 1.0), 1).double()
+    outside = torch.tensor([[-2.51], [-100.0], [2.5], [7.0]], dtype=torch.float64)
+    assert knots[0, 0] == -2.5
+    assert knots[0, -1] == 2.5
+    assert torch.all(bspline_basis(outside, knots, 3) == 0)
+
+
+def test_extend_knots_uses_mean_spacing():
+    interior = torch.tensor([[0.0, 0.1, 0.5, 1.0]])
+    knots = extend_knots(interior, 2)
+    spacing = 1.0 / 3.0
+    expected = [
+        -2 * spacing,
+        -spacing,
+        0.0,
+        0.1,
+        0.5,
+        1.0,
+        1 + spacing,
+        1 + 2 * spacing,
+    ]
+    np.testing.assert_allclose(knots[0].numpy(), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 5])
+def test_uniform_knots_match_cox_de_boor(order):
+    knots = uniform_knots(6, order, (-1.0, 2.0), 2).double()
+    assert is_uniform(knots)
+    x = torch.tensor(np.random.default_rng(order).uniform(-3.5, 4.5, size=(80, 2)))
+    basis = bspline_basis(x, knots, order)
+    n_basis = knots.shape[1] - order - 1
+    for b in range(x.shape[0]):
+        for i in range(2):
+            row = knots[i].tolist()
+            expected = [
+                cox_de_boor(float(x[b, i]), row, m, order) for m in range(n_basis)
+            ]
+            np.testing.assert_allclose(basis[b, i].numpy(), expected, atol=1e-12)
+
+
+def test_uniform_and_general_paths_agree():
+    knots = uniform_knots(9, 3, (-1.0, 1.0), 4, dtype=torch.float64)
+    x = torch.rand(300, 4, dtype=torch.float64) * 5 - 2.5
+    fast = bspline_basis(x, knots, 3, uniform=True)
+    general = bspline_basis(x, knots, 3, uniform=False)
+    torch.testing.assert_close(fast, general, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("uniform", [True, False])
+def test_basis_gradient_matches_finite_differences(uniform):
+    rng = np.random.default_rng(3)
+    if uniform:
+        knots = uniform_knots(5, 3, (-1.0, 1.0), 2).double()
+    else:
+        knots = random_knots(rng, 2, 5, 3)
+    # Points away from the knots, where the cubic basis is smooth.
+    x = torch.tensor(rng.uniform(-0.9, 0.9, size=(20, 2)), requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda inputs: bspline_basis(inputs, knots, 3, uniform), (x,)
+    )
+
+
+def test_non_uniform_knots_detected():
+    knots = extend_knots(torch.tensor([[0.0, 0.1, 0.5, 1.0]]), 3)
+    assert not is_uniform(knots)
