@@ -70,15 +70,25 @@ def print_table(results):
     print("|" + " --- |" * (header.count("|") - 1))
     for label, _ in TASKS:
         emcee_scores = results[label, "emcee"][0]
-        emcee_cov = np.mean([s["cov_error"] for s in emcee_scores]) if emcee_scores else np.nan
+        emcee_cov = (
+            np.mean([s["cov_error"] for s in emcee_scores]) if emcee_scores else np.nan
+        )
         for sampler_class in SAMPLERS:
             scores, failures, elapsed = results[label, sampler_class.name]
             n_cells = len(scores) + len(failures)
             cells = []
             for name in SHOWN:
                 values = np.array([s[name] for s in scores])
-                cells.append(f"{values.mean():.3g} ± {values.std(ddof=1):.2g}" if len(values) > 1 else "–")
-            ratio = np.mean([s["cov_error"] for s in scores]) / emcee_cov if scores else np.nan
+                cells.append(
+                    f"{values.mean():.3g} ± {values.std(ddof=1):.2g}"
+                    if len(values) > 1
+                    else "–"
+                )
+            ratio = (
+                np.mean([s["cov_error"] for s in scores]) / emcee_cov
+                if scores
+                else np.nan
+            )
             per_cell = elapsed / n_cells if n_cells else 0.0
             print(
                 f"| {label} | {sampler_class.name} | {' | '.join(cells)} | {ratio:.2g} | "
@@ -95,10 +105,16 @@ def print_bias_sweep(step_sizes, seeds, budget):
             biases = []
             for seed in seeds:
                 target = GaussianTarget(condition_number=1e6)
-                samples = sampler_class({"step_size": step_size}).sample(target, budget, seed)
-                _, covariance = pooled_moments(samples.positions[len(samples.positions) // 2 :])
+                samples = sampler_class({"step_size": step_size}).sample(
+                    target, budget, seed
+                )
+                _, covariance = pooled_moments(
+                    samples.positions[len(samples.positions) // 2 :]
+                )
                 factor = np.linalg.cholesky(target.true_covariance)
-                whitened = np.linalg.solve(factor, np.linalg.solve(factor, covariance).T)
+                whitened = np.linalg.solve(
+                    factor, np.linalg.solve(factor, covariance).T
+                )
                 biases.append(np.trace(whitened) / target.dim - 1.0)
             print(
                 f"| {sampler_class.name} | {step_size} | "
@@ -108,7 +124,9 @@ def print_bias_sweep(step_sizes, seeds, budget):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 seeds, short bias sweep")
+    parser.add_argument(
+        "--quick", action="store_true", help="3 seeds, short bias sweep"
+    )
     args = parser.parse_args()
     seeds = range(3) if args.quick else range(8)
     start = time.perf_counter()

@@ -40,7 +40,9 @@ def whitened_moments(sampler, make_target, budget, seeds=SEEDS):
     for seed in seeds:
         target = make_target()
         samples = sampler.sample(target, budget, seed)
-        mean, covariance = pooled_moments(samples.positions[len(samples.positions) // 2 :])
+        mean, covariance = pooled_moments(
+            samples.positions[len(samples.positions) // 2 :]
+        )
         factor = np.linalg.cholesky(target.true_covariance)
         means.append(np.linalg.solve(factor, mean - target.true_mean))
         left = np.linalg.solve(factor, covariance)
@@ -146,12 +148,16 @@ def test_kalman_drift_equals_gradient_drift_linear():
     deviations = ensemble_deviations(positions)
     covariance = deviations.T @ deviations / len(positions)
 
-    gradient_matrix = gradient_drift_matrix(deviations, target.grad_log_density(positions))
+    gradient_matrix = gradient_drift_matrix(
+        deviations, target.grad_log_density(positions)
+    )
     gradient_drift = -gradient_matrix.T @ deviations
 
     outputs = target.forward(positions)
     kalman_matrix = kalman_drift_matrix(outputs, problem, problem.noise_precision)
-    prior_drift = (positions - problem.prior_mean) @ problem.prior_precision @ covariance
+    prior_drift = (
+        (positions - problem.prior_mean) @ problem.prior_precision @ covariance
+    )
     kalman_drift = -kalman_matrix.T @ deviations - prior_drift
 
     scale = np.abs(gradient_drift).max()
@@ -259,7 +265,12 @@ class HoleTarget(GaussianTarget):
 
 @pytest.mark.parametrize(
     "sampler",
-    [AldiSampler(), EnsembleUnderdampedSampler(), RandomWalkMetropolis(), EmceeSampler()],
+    [
+        AldiSampler(),
+        EnsembleUnderdampedSampler(),
+        RandomWalkMetropolis(),
+        EmceeSampler(),
+    ],
     ids=lambda value: value.name,
 )
 def test_nan_target_raises_clear_error(sampler):

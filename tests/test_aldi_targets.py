@@ -132,7 +132,9 @@ def test_elliptic_jacobian_matches_finite_differences():
     for i in range(2):
         shift = np.zeros((1, 2))
         shift[0, i] = 1e-6
-        column = (problem.forward(point + shift) - problem.forward(point - shift))[0] / 2e-6
+        column = (problem.forward(point + shift) - problem.forward(point - shift))[
+            0
+        ] / 2e-6
         assert np.allclose(jac[:, i], column, rtol=1e-6)
 
 

@@ -109,7 +109,9 @@ def test_task_reports_broken_target():
     # The gradient is infinite at the true mean too, so the target, not the
     # sampler, is at fault: that must fail the cell.
     with pytest.raises(RuntimeError, match="task 'diverging' has a broken target"):
-        DivergingTask({"budget": 20_000}).run({"sampler": AldiSampler()}, RunContext(seed=0))
+        DivergingTask({"budget": 20_000}).run(
+            {"sampler": AldiSampler()}, RunContext(seed=0)
+        )
 
 
 class NaNSampler(AldiSampler):
@@ -142,7 +144,10 @@ class OverflowTask(GaussianTask):
 
 @pytest.mark.parametrize(
     ("task", "sampler"),
-    [(GaussianTask({"dim": 3, "budget": 5_000}), NaNSampler()), (OverflowTask({"dim": 3, "budget": 5_000}), AldiSampler())],
+    [
+        (GaussianTask({"dim": 3, "budget": 5_000}), NaNSampler()),
+        (OverflowTask({"dim": 3, "budget": 5_000}), AldiSampler()),
+    ],
     ids=["nan-history", "overflow"],
 )
 def test_divergence_is_a_scored_result(task, sampler):
@@ -153,7 +158,9 @@ def test_divergence_is_a_scored_result(task, sampler):
 
 
 def test_converged_run_reports_no_divergence():
-    scores = GaussianTask({"dim": 3, "budget": 5_000}).run({"sampler": AldiSampler()}, RunContext(seed=0))
+    scores = GaussianTask({"dim": 3, "budget": 5_000}).run(
+        {"sampler": AldiSampler()}, RunContext(seed=0)
+    )
     assert scores["diverged"] == 0.0
 
 

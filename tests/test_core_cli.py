@@ -34,7 +34,11 @@ def test_help_loads_no_heavy_modules():
         "print('HEAVY', heavy)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
     )
     assert "HEAVY []" in result.stdout
 

@@ -25,7 +25,11 @@ def test_component_contract(entry):
 
 @pytest.mark.parametrize(
     "entry",
-    [e for e in MANAGER.components("sampler") if not e.cls.requires - {"density", "gradient", "forward_model"}],
+    [
+        e
+        for e in MANAGER.components("sampler")
+        if not e.cls.requires - {"density", "gradient", "forward_model"}
+    ],
     ids=lambda e: e.name,
 )
 def test_sampler_contract(entry):

@@ -146,14 +146,21 @@ def test_results_formats_from_store(manager, write_registry, tmp_path, run_cli):
     rows = json.loads(out)
     required = {"suite", "task", "components", "metric", "mean", "std", "n", "status"}
     assert all(required <= set(row) for row in rows)
-    assert {row["task"] for row in rows} == {"toy-normal", "toy-probe", "toy-distill", "toy-regression"}
+    assert {row["task"] for row in rows} == {
+        "toy-normal",
+        "toy-probe",
+        "toy-distill",
+        "toy-regression",
+    }
 
     code, out, _ = run_cli("results", "--results", str(tmp_path), "--format", "csv")
     table = list(csv.DictReader(io.StringIO(out)))
     assert len(table) == len(rows)
     assert {"sampler", "probe", "mean", "rank"} <= set(table[0])
 
-    code, out, _ = run_cli("results", "--results", str(tmp_path), "--format", "markdown")
+    code, out, _ = run_cli(
+        "results", "--results", str(tmp_path), "--format", "markdown"
+    )
     assert "| rank | sampler |" in out
 
     code, out, _ = run_cli("results", "--results", str(tmp_path), "--format", "html")
@@ -182,25 +189,63 @@ def test_results_unknown_suite_lists_stored(manager, write_registry, tmp_path, r
 
 def test_bench_cli_exit_codes(write_registry, tmp_path, run_cli):
     registry = write_registry(SUITE)
-    common = ("--registry", str(registry), "--suite", "toy", "--results", str(tmp_path), "--plugin", TOY)
+    common = (
+        "--registry",
+        str(registry),
+        "--suite",
+        "toy",
+        "--results",
+        str(tmp_path),
+        "--plugin",
+        TOY,
+    )
     code, out, err = run_cli("bench", *common, "--no-progress")
     assert code == 0
     assert "toy-metropolis" in out
     code, _, err = run_cli("bench", *common, "--no-progress")
     assert "18 reused" in err
 
-    failing = write_registry(SUITE.replace("config: {steps: 150}", "config: {steps: 150}\n      - task: toy-sleep\n        config: {fail_seeds: [0]}"), "f.yaml")
-    code, out, err = run_cli("bench", "--registry", str(failing), "--suite", "toy", "--results", str(tmp_path), "--plugin", TOY, "--no-progress")
+    failing = write_registry(
+        SUITE.replace(
+            "config: {steps: 150}",
+            "config: {steps: 150}\n      - task: toy-sleep\n        config: {fail_seeds: [0]}",
+        ),
+        "f.yaml",
+    )
+    code, out, err = run_cli(
+        "bench",
+        "--registry",
+        str(failing),
+        "--suite",
+        "toy",
+        "--results",
+        str(tmp_path),
+        "--plugin",
+        TOY,
+        "--no-progress",
+    )
     assert code == 1
     assert "FAILED" in out
 
 
 def test_bench_cli_bad_input_exits_2(write_registry, tmp_path, run_cli):
     registry = write_registry(SUITE.replace("step: 0.05", "step: fast"))
-    code, _, err = run_cli("bench", "--registry", str(registry), "--suite", "toy", "--results", str(tmp_path), "--plugin", TOY)
+    code, _, err = run_cli(
+        "bench",
+        "--registry",
+        str(registry),
+        "--suite",
+        "toy",
+        "--results",
+        str(tmp_path),
+        "--plugin",
+        TOY,
+    )
     assert code == 2
     assert "config.step" in err
-    code, _, err = run_cli("bench", "--registry", str(registry), "--suite", "nope", "--plugin", TOY)
+    code, _, err = run_cli(
+        "bench", "--registry", str(registry), "--suite", "nope", "--plugin", TOY
+    )
     assert code == 2
     assert "unknown suite 'nope'" in err
     code, _, err = run_cli("bench", "--jobs", "0", "--registry", str(registry))
@@ -211,7 +256,9 @@ def test_bench_cli_bad_input_exits_2(write_registry, tmp_path, run_cli):
 def test_bad_input_keeps_stored_results(manager, write_registry, tmp_path, run_cli):
     count_runs(manager, write_registry(SUITE), tmp_path)
     broken = write_registry("suites: [", "broken.yaml")
-    code, _, err = run_cli("bench", "--registry", str(broken), "--results", str(tmp_path))
+    code, _, err = run_cli(
+        "bench", "--registry", str(broken), "--results", str(tmp_path)
+    )
     assert code == 2
     assert len(load_results(tmp_path, "toy")) == 6
 
@@ -221,7 +268,9 @@ def _stored(path, status="ok"):
     if not database.exists():
         return 0
     with sqlite3.connect(database) as connection:
-        return connection.execute("SELECT COUNT(*) FROM cells WHERE status = ?", (status,)).fetchone()[0]
+        return connection.execute(
+            "SELECT COUNT(*) FROM cells WHERE status = ?", (status,)
+        ).fetchone()[0]
 
 
 SLOW_SUITE = """
@@ -239,9 +288,25 @@ suites:
 def _start_bench(registry, results, *extra):
     env = {**os.environ, "TOOLKIT_PLUGINS": TOY, "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
-        [sys.executable, "-m", "toolkit.cli", "bench", "--registry", str(registry),
-         "--suite", "toy", "--results", str(results), "--no-progress", *extra],
-        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "toolkit.cli",
+            "bench",
+            "--registry",
+            str(registry),
+            "--suite",
+            "toy",
+            "--results",
+            str(results),
+            "--no-progress",
+            *extra,
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -280,15 +345,25 @@ def test_infinite_scores_rank_last():
 
     def cell(label, seed, value):
         return {
-            "task": "t", "components": {"sampler": label}, "seed": seed,
-            "metric": "error", "direction": "lower", "status": "ok",
-            "metrics": {"error": value}, "error": None,
+            "task": "t",
+            "components": {"sampler": label},
+            "seed": seed,
+            "metric": "error",
+            "direction": "lower",
+            "status": "ok",
+            "metrics": {"error": value},
+            "error": None,
         }
 
-    rows = build_rows("s", [
-        cell("diverges", 0, float("inf")), cell("diverges", 1, 0.1),
-        cell("fine", 0, 0.3), cell("fine", 1, 0.2),
-    ])
+    rows = build_rows(
+        "s",
+        [
+            cell("diverges", 0, float("inf")),
+            cell("diverges", 1, 0.1),
+            cell("fine", 0, 0.3),
+            cell("fine", 1, 0.2),
+        ],
+    )
     by_label = {row.components["sampler"]: row for row in rows}
     assert by_label["fine"].rank == 1
     assert by_label["diverges"].rank == 2

@@ -58,7 +58,10 @@ def test_inverse_problem_gradient_matches_finite_differences():
     gradient = target.grad_log_density(point)[0]
     step = 1e-6
     numeric = [
-        (target.log_density(point + step * e)[0] - target.log_density(point - step * e)[0])
+        (
+            target.log_density(point + step * e)[0]
+            - target.log_density(point - step * e)[0]
+        )
         / (2 * step)
         for e in np.eye(3)[:, None, :]
     ]
@@ -124,8 +127,16 @@ def test_sampler_requirements_against_target():
         def _log_density(self, positions):
             return np.zeros(len(positions))
 
-    assert GradientSampler.missing_requirements(DensityOnly(1)) == ["forward_model", "gradient"]
-    assert GradientSampler.missing_requirements(Target(3, inverse_problem=linear_problem())) == []
+    assert GradientSampler.missing_requirements(DensityOnly(1)) == [
+        "forward_model",
+        "gradient",
+    ]
+    assert (
+        GradientSampler.missing_requirements(
+            Target(3, inverse_problem=linear_problem())
+        )
+        == []
+    )
 
 
 def test_component_config_rejects_bad_values():

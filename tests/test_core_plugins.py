@@ -6,7 +6,12 @@ import json
 
 import pytest
 
-from toolkit.plugins import PluginError, PluginManager, UnknownComponentError, load_plugins
+from toolkit.plugins import (
+    PluginError,
+    PluginManager,
+    UnknownComponentError,
+    load_plugins,
+)
 from tests.conftest import TOY
 
 
@@ -30,7 +35,9 @@ def test_broken_plugin_is_listed_and_others_load():
 
 
 def test_strict_mode_raises_naming_plugin():
-    with pytest.raises(PluginError, match="plugin 'tests.plugins.broken'.*failed to load"):
+    with pytest.raises(
+        PluginError, match="plugin 'tests.plugins.broken'.*failed to load"
+    ):
         load_plugins(strict=True, extra=("tests.plugins.broken",))
 
 
@@ -76,7 +83,9 @@ def test_unknown_component_suggests_close_names(manager):
 
 
 def test_plugins_json_lists_status_and_provides(run_cli):
-    code, out, _ = run_cli("plugins", "--json", "--plugin", TOY, "--plugin", "tests.plugins.broken")
+    code, out, _ = run_cli(
+        "plugins", "--json", "--plugin", TOY, "--plugin", "tests.plugins.broken"
+    )
     assert code == 0
     listing = {item["name"]: item for item in json.loads(out)}
     assert listing[TOY]["status"] == "ok"
@@ -92,4 +101,7 @@ def test_list_json_shows_config_fields(run_cli):
     fields = {f["name"]: f for f in tasks["toy-normal"]["config"]}
     assert fields["budget"]["default"] == 2000
     assert tasks["toy-normal"]["slots"] == {"sampler": "sampler"}
-    assert {m["name"] for m in tasks["toy-normal"]["metrics"]} == {"mean_error", "evaluations"}
+    assert {m["name"] for m in tasks["toy-normal"]["metrics"]} == {
+        "mean_error",
+        "evaluations",
+    }

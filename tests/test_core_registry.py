@@ -41,7 +41,10 @@ def test_cell_keys_depend_on_config_and_seed(manager, write_registry):
 def test_default_config_written_or_not_gives_same_key(manager, write_registry):
     implicit = plan(manager, write_registry(GOOD))
     explicit = plan(
-        manager, write_registry(GOOD.replace("{budget: 500}", "{budget: 500, mean: 1.0}"), "b.yaml")
+        manager,
+        write_registry(
+            GOOD.replace("{budget: 500}", "{budget: 500, mean: 1.0}"), "b.yaml"
+        ),
     )
     assert [c.key for c in implicit] == [c.key for c in explicit]
 
@@ -69,12 +72,19 @@ def test_unknown_suite_lists_available(write_registry):
 
 def test_schema_error_names_field(write_registry):
     path = write_registry(GOOD.replace("seeds: 2", "seeds: 2\n    timeout: -5"))
-    with pytest.raises(RegistryError, match=r"suites\.toy\.timeout: Input should be greater than 0"):
+    with pytest.raises(
+        RegistryError, match=r"suites\.toy\.timeout: Input should be greater than 0"
+    ):
         load_registry(path)
 
 
 def test_invalid_component_config_names_field_and_valid_fields(manager, write_registry):
-    path = write_registry(GOOD.replace("- name: toy-metropolis", "- name: toy-metropolis\n          config: {step: -1}"))
+    path = write_registry(
+        GOOD.replace(
+            "- name: toy-metropolis",
+            "- name: toy-metropolis\n          config: {step: -1}",
+        )
+    )
     with pytest.raises(RegistryError) as error:
         plan(manager, path)
     message = str(error.value)
@@ -83,20 +93,39 @@ def test_invalid_component_config_names_field_and_valid_fields(manager, write_re
 
 
 def test_unknown_component_and_task(manager, write_registry):
-    with pytest.raises(RegistryError, match="unknown sampler 'toy-metropolls'.*did you mean"):
-        plan(manager, write_registry(GOOD.replace("name: toy-metropolis", "name: toy-metropolls")))
+    with pytest.raises(
+        RegistryError, match="unknown sampler 'toy-metropolls'.*did you mean"
+    ):
+        plan(
+            manager,
+            write_registry(
+                GOOD.replace("name: toy-metropolis", "name: toy-metropolls")
+            ),
+        )
     with pytest.raises(RegistryError, match="unknown task 'toy-nrmal'"):
-        plan(manager, write_registry(GOOD.replace("task: toy-normal", "task: toy-nrmal"), "t.yaml"))
+        plan(
+            manager,
+            write_registry(
+                GOOD.replace("task: toy-normal", "task: toy-nrmal"), "t.yaml"
+            ),
+        )
 
 
 def test_unknown_metric_lists_reported_metrics(manager, write_registry):
     path = write_registry(GOOD.replace("config: {budget: 500}", "metric: accuracy"))
-    with pytest.raises(RegistryError, match="no metric 'accuracy'; it reports: mean_error, evaluations"):
+    with pytest.raises(
+        RegistryError, match="no metric 'accuracy'; it reports: mean_error, evaluations"
+    ):
         plan(manager, path)
 
 
 def test_task_slot_without_components(manager, write_registry):
-    path = write_registry(GOOD.replace("      - task: toy-normal", "      - task: toy-probe\n      - task: toy-normal"))
+    path = write_registry(
+        GOOD.replace(
+            "      - task: toy-normal",
+            "      - task: toy-probe\n      - task: toy-normal",
+        )
+    )
     with pytest.raises(RegistryError, match="needs components for slot 'probe'"):
         plan(manager, path)
 
@@ -108,7 +137,9 @@ def test_duplicate_labels_rejected(manager, write_registry):
 
 
 def test_all_expands_to_every_registered_component(manager, write_registry):
-    path = write_registry(GOOD.replace("sampler:\n        - name: toy-metropolis", "sampler: all"))
+    path = write_registry(
+        GOOD.replace("sampler:\n        - name: toy-metropolis", "sampler: all")
+    )
     names = {cell.components["sampler"]["name"] for cell in plan(manager, path)}
     assert {"toy-metropolis", "toy-needs-gradient"} <= names
 

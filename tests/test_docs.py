@@ -17,7 +17,9 @@ def test_plugin_guide_lists_every_hook():
 
 
 def test_user_guide_mentions_every_command():
-    guide = (REPO / "docs" / "user-guide.md").read_text() + (REPO / "README.md").read_text()
+    guide = (REPO / "docs" / "user-guide.md").read_text() + (
+        REPO / "README.md"
+    ).read_text()
     for command in COMMANDS:
         assert f"toolkit {command}" in guide, command
 
@@ -38,6 +40,10 @@ def test_ci_runs_readme_test_command():
     script = (REPO / ".ci" / "run").read_text()
     pattern = re.search(r"awk '(.*?)' README.md", script).group(1)
     found = subprocess.run(
-        ["awk", pattern, "README.md"], cwd=REPO, capture_output=True, text=True, check=True
+        ["awk", pattern, "README.md"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert found.endswith("python -m pytest")

@@ -30,7 +30,9 @@ def plugin_env(tmp_path_factory):
     python = root / "bin" / "python"
     new_site = subprocess.run(
         [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     parents = [path for path in site.getsitepackages() if os.path.isdir(path)]
     with open(os.path.join(new_site, "toolkit-parent.pth"), "w") as handle:
@@ -44,21 +46,48 @@ def plugin_env(tmp_path_factory):
     source = root / "source"
     shutil.copytree(EXAMPLE, source)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-         "--no-build-isolation", "--no-index", "--wheel-dir", str(wheels), str(source)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--wheel-dir",
+            str(wheels),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     (wheel,) = wheels.glob("toolkit_example_plugin-*.whl")
     subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
-        check=True, capture_output=True, text=True,
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return python
 
 
 def toolkit(python, *args, cwd):
     return subprocess.run(
-        [python, "-m", "toolkit.cli", *args], capture_output=True, text=True, cwd=cwd,
+        [python, "-m", "toolkit.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
         env={**os.environ, "TOOLKIT_STRICT_PLUGINS": "1"},
     )
 
@@ -75,8 +104,9 @@ def test_plugins_json_lists_example(plugin_env, tmp_path):
 
 def test_bench_ranks_example_sampler(plugin_env, tmp_path):
     registry = tmp_path / "registry.yaml"
-    registry.write_text(textwrap.dedent(
-        """
+    registry.write_text(
+        textwrap.dedent(
+            """
         suites:
           third-party:
             seeds: [0, 1]
@@ -89,10 +119,20 @@ def test_bench_ranks_example_sampler(plugin_env, tmp_path):
                 - name: adaptive-metropolis
                 - name: rwm
         """
-    ))
+        )
+    )
     result = toolkit(
-        plugin_env, "bench", "--registry", str(registry), "--suite", "third-party",
-        "--results", str(tmp_path / "results"), "--format", "json", "--no-progress",
+        plugin_env,
+        "bench",
+        "--registry",
+        str(registry),
+        "--suite",
+        "third-party",
+        "--results",
+        str(tmp_path / "results"),
+        "--format",
+        "json",
+        "--no-progress",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr

@@ -89,14 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_results_option(bench)
     bench.add_argument(
-        "--jobs", "-j", type=int, default=1, metavar="N",
+        "--jobs",
+        "-j",
+        type=int,
+        default=1,
+        metavar="N",
         help="run cells in N local processes (default: 1, in this process)",
     )
     bench.add_argument(
         "--force", action="store_true", help="rerun cells that are already stored"
     )
     bench.add_argument(
-        "--dry-run", action="store_true",
+        "--dry-run",
+        action="store_true",
         help="validate the suite and list its cells without running them",
     )
     bench.add_argument(
@@ -110,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="print a stored leaderboard again",
         description="Print a suite's leaderboard from the results store, running nothing.",
     )
-    results.add_argument("--suite", default=None, help="suite name (default: every stored suite)")
+    results.add_argument(
+        "--suite", default=None, help="suite name (default: every stored suite)"
+    )
     _add_results_option(results)
     _add_format_options(results)
 
@@ -293,7 +300,9 @@ def cmd_results(args: argparse.Namespace) -> int:
             msg = f"no stored results for suite {args.suite!r} in {folder}; stored suites: {known}"
             raise InputError(msg)
         chosen = [args.suite] if args.suite else suites
-        all_rows = {suite: build_rows(suite, store.suite_rows(suite)) for suite in chosen}
+        all_rows = {
+            suite: build_rows(suite, store.suite_rows(suite)) for suite in chosen
+        }
     if args.format == "json":
         rows = [row for suite_rows in all_rows.values() for row in suite_rows]
         from toolkit.bench import report
@@ -324,9 +333,13 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for column in ("plugin", "distribution", "version", "status", "provides"):
         table.add_column(column)
     for info in infos:
-        provides = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info.provides.items())
+        provides = "; ".join(
+            f"{kind}: {', '.join(names)}" for kind, names in info.provides.items()
+        )
         status = "ok" if info.status == "ok" else f"[red]broken[/]: {info.error}"
-        table.add_row(info.name, info.distribution or "-", info.version or "-", status, provides)
+        table.add_row(
+            info.name, info.distribution or "-", info.version or "-", status, provides
+        )
     console = Console()
     console.print(table)
     for conflict in manager.conflicts:
@@ -342,7 +355,9 @@ def _describe_fields(config_cls) -> list[dict[str, object]]:
             json.dumps(default)
         except TypeError:
             default = repr(default)
-        annotation = getattr(field.annotation, "__name__", None) or str(field.annotation)
+        annotation = getattr(field.annotation, "__name__", None) or str(
+            field.annotation
+        )
         fields.append(
             {
                 "name": name,
@@ -371,7 +386,11 @@ def cmd_list(args: argparse.Namespace) -> int:
             if entry.kind == "task":
                 item["slots"] = dict(entry.cls.slots)
                 item["metrics"] = [
-                    {"name": m.name, "direction": m.direction, "description": m.description}
+                    {
+                        "name": m.name,
+                        "direction": m.direction,
+                        "description": m.description,
+                    }
                     for m in entry.cls.metrics
                 ]
                 item["primary_metric"] = entry.cls.primary_metric
@@ -393,7 +412,10 @@ def cmd_list(args: argparse.Namespace) -> int:
                 f"{m.name} ({'lower' if m.direction == 'lower' else 'higher'} is better)"
                 for m in entry.cls.metrics
             )
-            console.print(f"    slots: {dict(entry.cls.slots)}; metrics: {metrics}", highlight=False)
+            console.print(
+                f"    slots: {dict(entry.cls.slots)}; metrics: {metrics}",
+                highlight=False,
+            )
         for field in _describe_fields(entry.cls.Config):
             console.print(
                 f"    {field['name']}: {escape(str(field['type']))} = {field['default']!r}"

@@ -193,8 +193,7 @@ class Target:
         positions = np.asarray(positions, dtype=float)
         if positions.ndim != 2 or positions.shape[1] != self.dim:
             msg = (
-                f"positions must have shape (n, {self.dim}); received "
-                f"{positions.shape}"
+                f"positions must have shape (n, {self.dim}); received {positions.shape}"
             )
             raise ValueError(msg)
         return positions
@@ -218,7 +217,9 @@ class Target:
         positions = self._check_positions(positions)
         self._charge(len(positions))
         self.n_density_evals += len(positions)
-        return self._check_finite(self._log_density(positions), positions, "log density")
+        return self._check_finite(
+            self._log_density(positions), positions, "log density"
+        )
 
     def grad_log_density(self, positions: np.ndarray) -> np.ndarray:
         """Evaluate ``grad log pi = -grad Phi``; ``(n, dim) -> (n, dim)``."""
@@ -330,9 +331,7 @@ class Samples:
         return self.n_density_evals + self.n_gradient_evals + self.n_forward_evals
 
     @classmethod
-    def from_target(
-        cls, positions: np.ndarray, target: Target, **info: Any
-    ) -> Samples:
+    def from_target(cls, positions: np.ndarray, target: Target, **info: Any) -> Samples:
         """Package ``positions`` with the evaluation counts of ``target``."""
         return cls(
             positions=np.asarray(positions, dtype=float),
@@ -553,7 +552,9 @@ class Task(Component):
     metrics: ClassVar[tuple[Metric, ...]] = ()
     primary_metric: ClassVar[str] = ""
 
-    def run(self, components: Mapping[str, Component], context: RunContext) -> dict[str, float]:
+    def run(
+        self, components: Mapping[str, Component], context: RunContext
+    ) -> dict[str, float]:
         """Score ``components`` (slot name to component) and return every metric.
 
         Raise :class:`NotApplicable` when the combination cannot run here.

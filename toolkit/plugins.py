@@ -181,7 +181,9 @@ class PluginManager:
                 f"{STRICT_ENV} / drop --strict-plugins to skip broken plugins."
             )
             raise PluginError(msg) from error
-        tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        tb = "".join(
+            traceback.format_exception(type(error), error, error.__traceback__)
+        )
         self.plugins[name] = PluginInfo(
             name, distribution, version, "broken", {}, text, tb
         )
@@ -250,7 +252,9 @@ class PluginManager:
 
 def _check_component_class(cls: Any, kind: str, plugin: str, hook: str) -> None:
     if not (isinstance(cls, type) and issubclass(cls, Component)):
-        msg = f"hook {hook} of plugin {plugin!r} returned {cls!r}, not a component class"
+        msg = (
+            f"hook {hook} of plugin {plugin!r} returned {cls!r}, not a component class"
+        )
         raise TypeError(msg)
     if cls.kind != kind:
         msg = (

@@ -61,7 +61,9 @@ def standard_normal_target(dim: int, budget: int | None = None) -> Target:
         forward=lambda positions: positions,
         data=np.zeros(dim),
         noise_covariance=identity,
-        jacobian=lambda positions: np.broadcast_to(identity, (len(positions), dim, dim)),
+        jacobian=lambda positions: np.broadcast_to(
+            identity, (len(positions), dim, dim)
+        ),
     )
     return Target(
         dim,
@@ -92,7 +94,11 @@ def check_sampler(
     assert target.n_evaluations <= budget, (
         f"spent {target.n_evaluations} evaluations with a budget of {budget}"
     )
-    counts = (samples.n_density_evals, samples.n_gradient_evals, samples.n_forward_evals)
+    counts = (
+        samples.n_density_evals,
+        samples.n_gradient_evals,
+        samples.n_forward_evals,
+    )
     expected = (target.n_density_evals, target.n_gradient_evals, target.n_forward_evals)
     assert counts == expected, (
         f"Samples counts {counts} differ from the target's counters {expected}; "
@@ -112,5 +118,7 @@ def check_sampler(
     kept = positions[len(positions) // 2 :].reshape(-1, dim)
     mean, variance = kept.mean(axis=0), kept.var(axis=0)
     assert np.all(np.abs(mean) < 0.5), f"mean {mean} is far from 0"
-    assert np.all((variance > 0.5) & (variance < 2.0)), f"variances {variance} are far from 1"
+    assert np.all((variance > 0.5) & (variance < 2.0)), (
+        f"variances {variance} are far from 1"
+    )
     return samples

@@ -214,4 +214,3 @@ class EmceeSampler(Sampler):
             thin=thin,
             acceptance_rate=float(np.mean(sampler.acceptance_fraction)),
         )
-

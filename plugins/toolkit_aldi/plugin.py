@@ -33,4 +33,10 @@ def toolkit_samplers():
 @hookimpl
 def toolkit_tasks():
     """Return the sampler benchmark tasks."""
-    return [GaussianTask, LinearInverseTask, EllipticInverseTask, BananaTask, FunnelTask]
+    return [
+        GaussianTask,
+        LinearInverseTask,
+        EllipticInverseTask,
+        BananaTask,
+        FunnelTask,
+    ]

@@ -136,7 +136,9 @@ class LinearInverseTarget(Target):
         prior_covariance = prior_sd**2 * np.eye(dim)
         prior_mean = np.zeros(dim)
 
-        posterior_precision = matrix.T @ matrix / noise_sd**2 + np.eye(dim) / prior_sd**2
+        posterior_precision = (
+            matrix.T @ matrix / noise_sd**2 + np.eye(dim) / prior_sd**2
+        )
         posterior_covariance = np.linalg.inv(posterior_precision)
         posterior_covariance = 0.5 * (posterior_covariance + posterior_covariance.T)
         posterior_mean = posterior_covariance @ (matrix.T @ data / noise_sd**2)
@@ -180,7 +182,9 @@ class BananaTarget(Target):
     budget : int or None
     """
 
-    def __init__(self, dim: int = 2, curvature: float = 0.03, budget: int | None = None):
+    def __init__(
+        self, dim: int = 2, curvature: float = 0.03, budget: int | None = None
+    ):
         if dim < 2:
             msg = f"banana needs dim >= 2; received {dim}"
             raise ValueError(msg)
@@ -221,7 +225,9 @@ class BananaTarget(Target):
     def _grad_log_density(self, positions: np.ndarray) -> np.ndarray:
         bend = positions[:, 1] - self.curvature * (positions[:, 0] ** 2 - 100.0)
         grad = -np.array(positions, dtype=float, copy=True)
-        grad[:, 0] = -positions[:, 0] / 100.0 + 2.0 * self.curvature * positions[:, 0] * bend
+        grad[:, 0] = (
+            -positions[:, 0] / 100.0 + 2.0 * self.curvature * positions[:, 0] * bend
+        )
         grad[:, 1] = -bend
         return grad
 
@@ -264,6 +270,8 @@ class FunnelTarget(Target):
         grad = np.empty_like(positions, dtype=float)
         with np.errstate(over="ignore", invalid="ignore"):
             scale = np.exp(-v)
-            grad[:, 0] = -v / 9.0 + 0.5 * (x**2).sum(axis=1) * scale - 0.5 * (self.dim - 1)
+            grad[:, 0] = (
+                -v / 9.0 + 0.5 * (x**2).sum(axis=1) * scale - 0.5 * (self.dim - 1)
+            )
             grad[:, 1:] = -x * scale[:, None]
         return grad

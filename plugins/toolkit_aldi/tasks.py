@@ -48,19 +48,35 @@ __all__ = [
 logger = logging.getLogger("toolkit")
 
 METRICS = (
-    Metric("mean_error", "lower", "Whitened mean error sqrt((m - m*)^T Sigma^-1 (m - m*))."),
-    Metric("cov_error", "lower", "Whitened covariance error ||Sigma^-1/2 C Sigma^-1/2 - I||_F / sqrt(D)."),
+    Metric(
+        "mean_error", "lower", "Whitened mean error sqrt((m - m*)^T Sigma^-1 (m - m*))."
+    ),
+    Metric(
+        "cov_error",
+        "lower",
+        "Whitened covariance error ||Sigma^-1/2 C Sigma^-1/2 - I||_F / sqrt(D).",
+    ),
     Metric("rel_mean_error", "lower", "||m - m*|| / max(||m*||, sqrt(trace Sigma))."),
     Metric("rel_cov_error", "lower", "||C - Sigma||_F / ||Sigma||_F."),
-    Metric("ess_per_eval", "higher", "Minimum bulk ESS over coordinates per evaluation."),
-    Metric("evaluations", "lower", "Evaluations spent (density, gradient and forward map)."),
-    Metric("diverged", "lower", "1 when the sampler diverged (errors are then infinite), else 0."),
+    Metric(
+        "ess_per_eval", "higher", "Minimum bulk ESS over coordinates per evaluation."
+    ),
+    Metric(
+        "evaluations", "lower", "Evaluations spent (density, gradient and forward map)."
+    ),
+    Metric(
+        "diverged",
+        "lower",
+        "1 when the sampler diverged (errors are then infinite), else 0.",
+    ),
 )
 
 _BUDGET_DESCRIPTION = "Evaluations (density, gradient or forward map) per run."
 
 
-def score_history(history: np.ndarray, target: Target, evaluations: int) -> dict[str, float]:
+def score_history(
+    history: np.ndarray, target: Target, evaluations: int
+) -> dict[str, float]:
     """Score the post-warm-up half of ``history`` against ``target``'s exact moments.
 
     Parameters
@@ -165,7 +181,11 @@ class _SamplerTask(Task):
             return diverged_scores(target.n_evaluations)
         positions = samples.positions
         if not np.isfinite(positions).all():
-            logger.info("sampler %s diverged on %s: non-finite positions", sampler.name, self.name)
+            logger.info(
+                "sampler %s diverged on %s: non-finite positions",
+                sampler.name,
+                self.name,
+            )
             return diverged_scores(samples.n_evaluations)
         if samples.n_evaluations > budget:
             msg = (
@@ -173,7 +193,12 @@ class _SamplerTask(Task):
                 f"evaluations, more than the budget of {budget}"
             )
             raise RuntimeError(msg)
-        logger.debug("%s on %s spent %d evaluations", sampler.name, self.name, samples.n_evaluations)
+        logger.debug(
+            "%s on %s spent %d evaluations",
+            sampler.name,
+            self.name,
+            samples.n_evaluations,
+        )
         return score_history(positions, target, samples.n_evaluations)
 
 
@@ -189,7 +214,9 @@ class GaussianTask(_SamplerTask):
             1.0, ge=1.0, le=1e12, description="Ratio of largest to smallest eigenvalue."
         )
         rotation_seed: int = Field(
-            0, ge=0, description="Seed of the Haar rotation; fixed across sampler seeds."
+            0,
+            ge=0,
+            description="Seed of the Haar rotation; fixed across sampler seeds.",
         )
         initial: Literal["overdispersed", "standard"] = Field(
             "overdispersed",
@@ -215,7 +242,9 @@ class LinearInverseTask(_SamplerTask):
     """Linear-Gaussian inverse problem with a closed-form posterior."""
 
     name: ClassVar[str] = "linear-inverse"
-    description: ClassVar[str] = "Linear-Gaussian inverse problem, closed-form posterior"
+    description: ClassVar[str] = (
+        "Linear-Gaussian inverse problem, closed-form posterior"
+    )
 
     class Config(ComponentConfig):
         dim: int = Field(10, ge=1, le=1000, description="Number of parameters.")
@@ -263,9 +292,14 @@ class BananaTask(_SamplerTask):
     description: ClassVar[str] = "Haario banana, exact moments"
 
     class Config(ComponentConfig):
-        dim: int = Field(2, ge=2, le=1000, description="Dimension; coordinates past 2 are N(0, 1).")
+        dim: int = Field(
+            2, ge=2, le=1000, description="Dimension; coordinates past 2 are N(0, 1)."
+        )
         curvature: float = Field(
-            0.03, ge=0.0, le=1.0, description="Bend b of x1 | x0 ~ N(b (x0^2 - 100), 1)."
+            0.03,
+            ge=0.0,
+            le=1.0,
+            description="Bend b of x1 | x0 ~ N(b (x0^2 - 100), 1).",
         )
         budget: int = Field(40_000, ge=100, le=10**9, description=_BUDGET_DESCRIPTION)
 
@@ -281,7 +315,9 @@ class FunnelTask(_SamplerTask):
     description: ClassVar[str] = "Neal's funnel, exact moments"
 
     class Config(ComponentConfig):
-        dim: int = Field(10, ge=2, le=1000, description="Dimension, v plus dim - 1 coordinates x_i.")
+        dim: int = Field(
+            10, ge=2, le=1000, description="Dimension, v plus dim - 1 coordinates x_i."
+        )
         budget: int = Field(40_000, ge=100, le=10**9, description=_BUDGET_DESCRIPTION)
 
     def build_target(self) -> Target:

@@ -324,7 +324,9 @@ class EnsembleUnderdampedKalmanSampler(_UnderdampedBase):
                 return drift_matrix, None
             deviations = ensemble_deviations(positions)
             covariance = deviations.T @ deviations / len(positions)
-            prior_force = (positions - problem.prior_mean) @ prior_precision @ covariance
+            prior_force = (
+                (positions - problem.prior_mean) @ prior_precision @ covariance
+            )
             return drift_matrix, prior_force
 
         return evaluate

@@ -47,7 +47,9 @@ class ToyMetropolis(Sampler):
         history = [position.copy()]
         try:
             while True:
-                proposal = position + self.config.step * rng.standard_normal(position.shape)
+                proposal = position + self.config.step * rng.standard_normal(
+                    position.shape
+                )
                 log_q = target.log_density(proposal)
                 if math.log(rng.uniform()) < log_q[0] - log_p[0]:
                     position, log_p = proposal, log_q
@@ -96,7 +98,9 @@ class ToyNormalTask(Task):
 
     def run(self, components, context):
         sampler = components["sampler"]
-        target = NormalTarget(self.config.mean, self.config.scale, self.config.budget, self.config.nan)
+        target = NormalTarget(
+            self.config.mean, self.config.scale, self.config.budget, self.config.nan
+        )
         missing = sampler.missing_requirements(target)
         if missing:
             raise NotApplicable(f"target lacks {', '.join(missing)}")
@@ -183,7 +187,8 @@ class PolynomialDistiller(Distiller):
     def distill(self, model, task_data):
         coefficients = np.polyfit(task_data, model(task_data), self.config.degree)
         terms = " + ".join(
-            f"({float(c)!r}) * x ** {self.config.degree - i}" for i, c in enumerate(coefficients)
+            f"({float(c)!r}) * x ** {self.config.degree - i}"
+            for i, c in enumerate(coefficients)
         )
         return Program(source=f"def f(x):\n    return {terms}\n", symbolic=terms)
 

@@ -83,7 +83,9 @@ def run_suite(
     with Store(results or default_results_folder()) as store:
         store.set_suite(suite, cells)
         todo = pending_cells(store, cells, force)
-        Runner(store, manager, jobs=jobs, on_start=on_start, on_result=on_result).run(todo)
+        Runner(store, manager, jobs=jobs, on_start=on_start, on_result=on_result).run(
+            todo
+        )
         return build_rows(suite, store.suite_rows(suite))
 
 

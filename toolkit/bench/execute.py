@@ -100,11 +100,15 @@ def run_cell(
     try:
         with _time_limit(cell.timeout):
             task_entry = manager.get("task", cell.task)
-            task = task_entry.cls(task_entry.cls.Config.model_validate(cell.task_config))
+            task = task_entry.cls(
+                task_entry.cls.Config.model_validate(cell.task_config)
+            )
             components = {}
             for slot, spec in cell.components.items():
                 entry = manager.get(spec["kind"], spec["name"])
-                components[slot] = entry.cls(entry.cls.Config.model_validate(spec["config"]))
+                components[slot] = entry.cls(
+                    entry.cls.Config.model_validate(spec["config"])
+                )
             if artifacts is not None:
                 artifacts.mkdir(parents=True, exist_ok=True)
             uses_torch = any(

@@ -94,7 +94,11 @@ def build_rows(suite: str, cells: list[dict[str, Any]]) -> list[Row]:
             for name in metric_names
         }
         errors = sorted(
-            {f"seed {m['seed']}: {m['error']}" for m in members if m["status"] == "failed"}
+            {
+                f"seed {m['seed']}: {m['error']}"
+                for m in members
+                if m["status"] == "failed"
+            }
         )
         if status == "not_applicable":
             errors = sorted({m["error"] for m in members if m["error"]})

@@ -115,9 +115,7 @@ def _slot_components(
     return resolved
 
 
-def plan_suite(
-    suite_name: str, suite: SuiteSpec, manager: PluginManager
-) -> list[Cell]:
+def plan_suite(suite_name: str, suite: SuiteSpec, manager: PluginManager) -> list[Cell]:
     """Return every cell of ``suite``, validating tasks, configs and metrics."""
     cells: list[Cell] = []
     task_labels: set[str] = set()

@@ -49,7 +49,13 @@ def cell_text(row: Row | None) -> str:
 
 
 def _board_title(suite: str, board: Board, rows: list[Row]) -> str:
-    metrics = sorted({r.metric + (" ↓" if r.direction == "lower" else " ↑") for r in rows if r.task in board.tasks and tuple(sorted(r.components)) == board.slots})
+    metrics = sorted(
+        {
+            r.metric + (" ↓" if r.direction == "lower" else " ↑")
+            for r in rows
+            if r.task in board.tasks and tuple(sorted(r.components)) == board.slots
+        }
+    )
     return f"suite {suite}: {' + '.join(board.slots)} ({', '.join(metrics)})"
 
 
@@ -109,7 +115,9 @@ def render_markdown(suite: str, rows: list[Row]) -> str:
         parts.append("| " + " | ".join(header) + " |")
         parts.append("|" + "|".join(" --- " for _ in header) + "|")
         for line in body:
-            parts.append("| " + " | ".join(text.replace("|", "\\|") for text in line) + " |")
+            parts.append(
+                "| " + " | ".join(text.replace("|", "\\|") for text in line) + " |"
+            )
         parts.append("")
     failures = _failure_lines(rows)
     if failures:
@@ -124,7 +132,18 @@ def render_csv(rows: list[Row]) -> str:
     writer = csv.writer(buffer)
     slots = sorted({slot for row in rows for slot in row.components})
     writer.writerow(
-        ["suite", "task", *slots, "metric", "direction", "mean", "std", "n", "status", "rank"]
+        [
+            "suite",
+            "task",
+            *slots,
+            "metric",
+            "direction",
+            "mean",
+            "std",
+            "n",
+            "status",
+            "rank",
+        ]
     )
     for row in rows:
         writer.writerow(
@@ -160,7 +179,10 @@ def plot_leaderboard(suite: str, rows: list[Row], path: Path) -> Path:
     heights = [max(2.0, 0.45 * len(b.combinations) + 1.5) for b in all_boards]
     widths = [max(6.0, 1.3 * len(b.tasks) + 3.0) for b in all_boards]
     figure, axes = plt.subplots(
-        len(all_boards), 1, figsize=(max(widths), sum(heights)), squeeze=False,
+        len(all_boards),
+        1,
+        figsize=(max(widths), sum(heights)),
+        squeeze=False,
         gridspec_kw={"height_ratios": heights},
     )
     for axis, board in zip(axes[:, 0], all_boards):
@@ -173,10 +195,16 @@ def plot_leaderboard(suite: str, rows: list[Row], path: Path) -> Path:
                     continue
                 if row.rank is not None:
                     ranks[i, j] = row.rank
-                label = format_value(row.mean) if row.mean is not None else _STATUS_TEXT.get(row.status, row.status)
+                label = (
+                    format_value(row.mean)
+                    if row.mean is not None
+                    else _STATUS_TEXT.get(row.status, row.status)
+                )
                 axis.text(j, i, label, ha="center", va="center", fontsize=7)
         axis.imshow(ranks, cmap="RdYlGn_r", aspect="auto")
-        axis.set_xticks(range(len(board.tasks)), board.tasks, rotation=35, ha="right", fontsize=8)
+        axis.set_xticks(
+            range(len(board.tasks)), board.tasks, rotation=35, ha="right", fontsize=8
+        )
         axis.set_yticks(
             range(len(board.combinations)),
             [" + ".join(c.values()) for c in board.combinations],
@@ -209,10 +237,13 @@ def render_html(suite: str, rows: list[Row]) -> str:
     for board in boards(rows):
         header, body = _table_cells(board)
         parts.append(f"<h2>{html.escape(_board_title(suite, board, rows))}</h2><table>")
-        parts.append("<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
+        parts.append(
+            "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
+        )
         for line in body:
             cells = "".join(
-                f"<td class='failed'>{html.escape(t)}</td>" if "FAILED" in t
+                f"<td class='failed'>{html.escape(t)}</td>"
+                if "FAILED" in t
                 else f"<td>{html.escape(t)}</td>"
                 for t in line
             )
@@ -225,8 +256,12 @@ def render_html(suite: str, rows: list[Row]) -> str:
         parts.append("</ul>")
     if any(row.rank is not None for row in rows):
         with tempfile.TemporaryDirectory() as folder:
-            image = plot_leaderboard(suite, rows, Path(folder) / "board.png").read_bytes()
+            image = plot_leaderboard(
+                suite, rows, Path(folder) / "board.png"
+            ).read_bytes()
         encoded = base64.b64encode(image).decode()
-        parts.append(f"<h2>Ranks</h2><img alt='leaderboard heatmap' src='data:image/png;base64,{encoded}'>")
+        parts.append(
+            f"<h2>Ranks</h2><img alt='leaderboard heatmap' src='data:image/png;base64,{encoded}'>"
+        )
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

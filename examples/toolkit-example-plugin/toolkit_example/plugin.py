@@ -23,7 +23,9 @@ class AdaptiveMetropolis(Sampler):
     description = "Adaptive Metropolis (Haario et al. 2001), several parallel chains."
 
     class Config(ComponentConfig):
-        n_chains: int = Field(4, ge=1, description="Independent chains run side by side.")
+        n_chains: int = Field(
+            4, ge=1, description="Independent chains run side by side."
+        )
         epsilon: float = Field(
             1e-8, gt=0, description="Ridge added to the proposal covariance."
         )
@@ -46,7 +48,9 @@ class AdaptiveMetropolis(Sampler):
         accepted = 0
         try:
             while True:
-                factor = np.linalg.cholesky(covariance + self.config.epsilon * np.eye(dim))
+                factor = np.linalg.cholesky(
+                    covariance + self.config.epsilon * np.eye(dim)
+                )
                 proposals = positions + rng.standard_normal((n, dim)) @ factor.T
                 log_q = target.log_density(proposals)
                 accept = np.log(rng.uniform(size=n)) < log_q - log_p
