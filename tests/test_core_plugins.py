@@ -82,7 +82,8 @@ def test_unknown_component_suggests_close_names(manager):
         manager.get("sampler", "toy-metropolis2")
 
 
-def test_plugins_json_lists_status_and_provides(run_cli):
+def test_plugins_json_lists_status_and_provides(run_cli, monkeypatch):
+    monkeypatch.delenv("TOOLKIT_STRICT_PLUGINS", raising=False)
     code, out, _ = run_cli(
         "plugins", "--json", "--plugin", TOY, "--plugin", "tests.plugins.broken"
     )
