@@ -7,7 +7,8 @@ Each edge ``(i, j)`` of a layer carries the function
 and output ``j`` is ``sum_i phi_ij(x_i)`` (Liu et al. 2024, "KAN:
 Kolmogorov-Arnold Networks", arXiv:2404.19756). The basis ``B(x)`` of each
 input is computed once, and the layer is two matrix products (the efficient-kan
-reformulation), so no ``(batch, n_in, n_out)`` tensor is formed.
+reformulation, with the base branch folded into the same product), so no
+``(batch, n_in, n_out)`` tensor is formed.
 
 Initialisation, knots and the adaptive grid update match pykan 0.2.8 (the
 PyPI release of 2024-11): ``scale_base ~ U(-1, 1) / sqrt(n_in)``,
@@ -33,10 +34,12 @@ import torch
 from torch import nn
 
 from toolkit_kan._spline import (
+    SpanPolynomials,
     bspline_basis,
     extend_knots,
     fit_coefficients,
-    is_uniform,
+    span_polynomials,
+    spline_features,
     uniform_knots,
 )
 
@@ -107,10 +110,10 @@ class KANLayer(nn.Module):
         self.register_buffer(
             "knots", uniform_knots(grid_size, order, grid_range, in_features)
         )
-        # Cache of is_uniform(knots), refreshed when the knots tensor is
-        # replaced or changed in place.
-        self._uniform = True
-        self._uniform_checked: torch.Tensor | None = None
+        # Cache of span_table(), keyed on the knots tensor and its version.
+        self._table: SpanPolynomials | None = None
+        self._table_by_dtype: dict[torch.dtype, SpanPolynomials] = {}
+        self._table_knots: torch.Tensor | None = None
         self._knots_version = -1
 
         # pykan fits the initial spline to noise at the G + 1 interior knots.
@@ -132,25 +135,41 @@ class KANLayer(nn.Module):
         """Number of grid intervals ``G``."""
         return self.knots.shape[1] - 2 * self.order - 1
 
+    def span_table(self, dtype: torch.dtype) -> SpanPolynomials:
+        """Return the per-span polynomials of the current knots in ``dtype``.
+
+        The table is cached and rebuilt when the knots tensor is replaced or
+        changed in place.
+        """
+        knots = self.knots
+        if self._table_knots is not knots or self._knots_version != knots._version:
+            self._table = span_polynomials(knots, self.order)
+            self._table_by_dtype = {}
+            self._table_knots = knots
+            self._knots_version = knots._version
+        if dtype not in self._table_by_dtype:
+            self._table_by_dtype[dtype] = self._table.to(dtype)
+        return self._table_by_dtype[dtype]
+
     def basis(self, x: torch.Tensor) -> torch.Tensor:
         """Evaluate the basis of each input: ``(batch, in) -> (batch, in, G + k)``."""
-        knots = self.knots
-        if self._uniform_checked is not knots or self._knots_version != knots._version:
-            self._uniform = is_uniform(knots)
-            self._uniform_checked = knots
-            self._knots_version = knots._version
-        return bspline_basis(x, knots, self.order, self._uniform)
+        return spline_features(x, self.span_table(x.dtype))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``(batch, in_features)`` to ``(batch, out_features)``."""
+        """Map ``(batch, in_features)`` to ``(batch, out_features)``.
+
+        Both branches are one matrix product: the features of input ``i``
+        are ``[silu(x_i), B_0(x_i), ..., B_{G+k-1}(x_i)]`` and its weights
+        for output ``j`` are ``[scale_base_ij, scale_spline_ij * coef_ij]``.
+        """
         batch = x.shape[0]
-        basis = self.basis(x).reshape(batch, -1)
-        spline_weight = self.coef * self.scale_spline.unsqueeze(-1)
-        spline_weight = spline_weight.permute(0, 2, 1).reshape(-1, self.out_features)
-        if self.base_function == "zero":
-            return basis @ spline_weight
-        base = torch.nn.functional.silu(x) if self.base_function == "silu" else x
-        return torch.addmm(base @ self.scale_base, basis, spline_weight)
+        base = None if self.base_function == "zero" else self.base_function
+        features = spline_features(x, self.span_table(x.dtype), base)
+        weight = self.coef * self.scale_spline.unsqueeze(-1)
+        if base is not None:
+            weight = torch.cat([self.scale_base.unsqueeze(-1), weight], dim=-1)
+        weight = weight.transpose(1, 2).reshape(-1, self.out_features)
+        return features.view(batch, -1) @ weight
 
     def refit(self, x: torch.Tensor, knots: torch.Tensor, *, context: str) -> None:
         """Move to new knots, refitting the coefficients to the current spline.

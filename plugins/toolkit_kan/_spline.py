@@ -10,15 +10,18 @@ outside ``[t_0, t_{G + 2 * order})`` of the extended knots.
 
 from __future__ import annotations
 
-import functools
+from typing import NamedTuple
 
 import torch
 
 __all__ = [
+    "SpanPolynomials",
     "bspline_basis",
     "extend_knots",
     "fit_coefficients",
     "is_uniform",
+    "span_polynomials",
+    "spline_features",
     "uniform_knots",
 ]
 
@@ -75,7 +78,8 @@ def bspline_basis(
         Spline order ``k`` (degree of the pieces), at least 1.
     uniform : bool, optional
         Whether every row of ``knots`` is equally spaced, which selects a
-        faster evaluation; ``None`` checks the knots on every call.
+        faster search for the knot span; ``None`` checks the knots on every
+        call.
 
     Returns
     -------
@@ -87,88 +91,16 @@ def bspline_basis(
     set to 0, as pykan does by replacing NaN with 0, and the basis function
     it multiplies is 0 there anyway.
 
-    Only the ``k + 1`` functions that are nonzero at an input are computed
-    (see :func:`_local_basis`) and scattered into the dense result. The
-    gradient with respect to ``x`` uses the closed-form derivative
-    ``dB^k_m/dx = k (B^{k-1}_m / (t_{m+k} - t_m) - B^{k-1}_{m+1} / (t_{m+k+1}
-    - t_{m+1}))`` instead of recording the recursion, which saves memory and
-    time. NOTE: that backward pass is once-differentiable, so second
+    The recursion runs once per knot span, on polynomials (see
+    :func:`span_polynomials`). Each input then takes the ``k + 1`` nonzero
+    functions of its span from that table and writes them into the dense
+    result. The gradient with respect to ``x`` uses the derivative of the
+    same polynomials instead of recording the recursion, which saves memory
+    and time. NOTE: that backward pass is once-differentiable, so second
     derivatives with respect to the inputs (as a PINN residual needs) raise
     an error.
     """
-    if order < 1:
-        msg = f"spline order must be at least 1; received {order}"
-        raise ValueError(msg)
-    if uniform is None:
-        uniform = is_uniform(knots)
-    return _BSplineBasis.apply(x, knots, order, uniform)
-
-
-def _local_basis(
-    x: torch.Tensor, knots: torch.Tensor, order: int, with_derivative: bool
-) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-    """Evaluate the ``order + 1`` basis functions that are nonzero at each input.
-
-    This is the triangular scheme of Piegl and Tiller, "The NURBS Book"
-    (1997), algorithm A2.2, vectorised over the batch and the inputs. Each
-    input ``x`` in the knot span ``[t_s, t_{s+1})`` has nonzero functions
-    ``B_{s-k}`` to ``B_s`` only, so the work is ``O(k^2)`` per input instead of
-    ``O(G k)`` for the full recursion.
-
-    Returns
-    -------
-    values : Tensor, shape (batch, n_inputs, order + 1)
-        The nonzero basis values, 0 for functions outside the basis and for
-        inputs outside the knots.
-    derivatives : Tensor or None, same shape
-        Their derivatives in ``x`` when ``with_derivative`` is set.
-    index : Tensor of int64, same shape
-        The basis index of each value (0 where the value is 0).
-    """
-    n_inputs, n_knots = knots.shape
-    n_basis = n_knots - order - 1
-
-    # Span s: the last knot t_s <= x, from -1 (left of all knots) to
-    # n_knots - 1 (at or right of the last knot).
-    span = (x.unsqueeze(-1) >= knots).sum(-1) - 1
-
-    # Knot windows t_{s-k+1} .. t_{s+k} of every span. Padding the knots on
-    # both sides keeps the windows of the outer spans in range. The padded
-    # knots affect only functions that are masked out below.
-    reach = (knots[:, -1:] - knots[:, :1]).clamp_min(1.0)
-    steps = torch.arange(1, order + 1, dtype=knots.dtype, device=knots.device)
-    padded = torch.cat(
-        [knots[:, :1] - reach * steps.flip(0), knots, knots[:, -1:] + reach * steps],
-        dim=1,
-    )
-    windows = padded.unfold(1, 2 * order, 1).reshape(-1, 2 * order)
-    n_windows = n_knots + 1
-    row = span.clamp(0, n_knots - 2) + 1
-    row = row + torch.arange(n_inputs, device=x.device) * n_windows
-    # distance[..., k - 1 + j] = t_{s+j} - x and distance[..., k - j] = t_{s+1-j} - x.
-    distance = windows[row] - x.unsqueeze(-1)
-
-    values = torch.ones_like(distance[..., :1])
-    quotient = values
-    for degree in range(1, order + 1):
-        right = distance[..., order : order + degree]
-        left = -distance[..., order - degree : order]
-        # 0 / 0 where knots repeat: the function divided is 0 there.
-        quotient = (values / (right + left)).nan_to_num_(0.0, 0.0, 0.0)
-        pad = torch.nn.functional.pad
-        values = pad(right * quotient, (0, 1)) + pad(left * quotient, (1, 0))
-
-    index = span.unsqueeze(-1) - order + torch.arange(order + 1, device=x.device)
-    valid = (index >= 0) & (index < n_basis)
-    values = torch.where(valid, values, 0.0)
-    derivatives = None
-    if with_derivative:
-        # dB^k_m/dx = k (B^{k-1}_m / w_m - B^{k-1}_{m+1} / w_{m+1}), where the
-        # last quotient contains B^{k-1} / w for the k functions of degree k - 1.
-        pad = torch.nn.functional.pad
-        slope = order * (pad(quotient, (1, 0)) - pad(quotient, (0, 1)))
-        derivatives = torch.where(valid, slope, 0.0)
-    return values, derivatives, torch.where(valid, index, 0)
+    return spline_features(x, span_polynomials(knots, order, uniform))
 
 
 def is_uniform(knots: torch.Tensor) -> bool:
@@ -181,99 +113,374 @@ def is_uniform(knots: torch.Tensor) -> bool:
     return bool(((knots - expected).abs() <= tolerance).all() and (last > first).all())
 
 
-@functools.lru_cache(maxsize=16)
-def _uniform_coefficients(
-    order: int, dtype: torch.dtype
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return the polynomial coefficients of the uniform B-spline pieces.
+class SpanPolynomials(NamedTuple):
+    """Nonzero B-spline functions of every knot span, as polynomials.
 
-    On a uniform grid, the ``order + 1`` functions nonzero on a knot span
-    are the same polynomials of the local coordinate ``u`` in ``[0, 1)``:
-    ``values = [1, u, ..., u^k] @ coefficients``. They are found here by
-    evaluating the general scheme at ``k + 1`` points and solving the
-    Vandermonde system, in float64.
+    Each input has ``n_knots + 1`` rows, and flat row ``i * (n_knots + 1) + c``
+    belongs to input ``i`` and the inputs with ``c`` knots ``<= x``: row
+    ``c`` is the knot span ``[t_{c-1}, t_c)``. Rows 0 and ``n_knots`` (left
+    and right of all knots) and the rows of empty spans (repeated knots) are
+    all zero.
+    """
+
+    #: Extended knots, shape (n_inputs, n_knots), contiguous.
+    knots: torch.Tensor
+    #: Per flat row: the next knot ``t_c``; NaN for row ``n_knots``, so that
+    #: no input, ``+inf`` included, steps past it.
+    next_knots: torch.Tensor
+    #: Per flat row: ``t_{c-1}`` and ``1 / (t_c - t_{c-1})``, both 0 for the
+    #: zero rows; shape (n_rows, 2).
+    starts_and_inverse_widths: torch.Tensor
+    #: Per flat row: the basis indices of its ``k + 1`` functions (int64),
+    #: shape (n_rows, k + 1).
+    columns: torch.Tensor
+    #: Shape (k + 1, n_rows, k + 1): entry ``[p, row, r]`` is the coefficient
+    #: of ``u^p`` in function ``columns[row, r]``, where
+    #: ``u = (x - t_{c-1}) / (t_c - t_{c-1})`` is the local coordinate.
+    coefficients: torch.Tensor
+    #: Shape (k, n_rows, k + 1): the same for the derivatives in ``x``.
+    derivative_coefficients: torch.Tensor
+    #: Whether the knots are equally spaced, so that rounding finds the row.
+    uniform: bool
+    #: Number of B-spline functions of each input, ``n_knots - k - 1``.
+    n_basis: int
+    #: Row search of non-uniform knots (see :func:`_bucket_search`): per
+    #: input ``t_0`` and ``n_buckets / (t_last - t_0)``, shape (n_inputs, 2),
+    #: or None to use ``torch.searchsorted``.
+    bucket_scales: torch.Tensor | None
+    #: Per input and bucket, a flat row at or below that of every input in
+    #: the bucket; shape (n_inputs, n_buckets).
+    bucket_rows: torch.Tensor | None
+    #: Number of single-knot steps that reach the row from ``bucket_rows``.
+    bucket_steps: int
+
+    def to(self, dtype: torch.dtype) -> SpanPolynomials:
+        """Cast the floating-point tables to ``dtype``."""
+        scales = self.bucket_scales
+        return self._replace(
+            knots=self.knots.to(dtype),
+            next_knots=self.next_knots.to(dtype),
+            starts_and_inverse_widths=self.starts_and_inverse_widths.to(dtype),
+            coefficients=self.coefficients.to(dtype),
+            derivative_coefficients=self.derivative_coefficients.to(dtype),
+            bucket_scales=None if scales is None else scales.to(dtype),
+        )
+
+
+#: Maximum number of single-knot steps of the bucket search before
+#: :func:`span_polynomials` falls back to ``torch.searchsorted``.
+MAX_BUCKET_STEPS = 3
+
+
+def span_polynomials(
+    knots: torch.Tensor, order: int, uniform: bool | None = None
+) -> SpanPolynomials:
+    """Tabulate the ``order + 1`` nonzero basis functions of every knot span.
+
+    This is the triangular scheme of Piegl and Tiller, "The NURBS Book"
+    (1997), algorithm A2.2, run once per knot span on polynomials of the
+    local coordinate ``u`` in ``[0, 1)`` instead of once per input value. An
+    input in the span ``[t_s, t_{s+1})`` has nonzero functions ``B_{s-k}`` to
+    ``B_s`` only. The table is computed in float64 and returned in the dtype
+    of ``knots``.
+
+    The ``k + 1`` columns of a span cover functions ``w`` to ``w + k`` with
+    ``w = clamp(s - k, 0, n_basis - k - 1)``, so they are distinct and inside
+    the basis even in the outer spans, where columns of functions that do
+    not exist are 0.
+    """
+    if order < 1:
+        msg = f"spline order must be at least 1; received {order}"
+        raise ValueError(msg)
+    if uniform is None:
+        uniform = is_uniform(knots)
+    n_inputs, n_knots = knots.shape
+    n_basis = n_knots - order - 1
+    knots64 = knots.to(torch.float64)
+    starts = knots64[:, :-1]
+    widths = knots64[:, 1:] - starts
+    coefficients = _span_coefficients(knots64, order)
+
+    # Columns: function s - k + r goes to column s - k + r - w of its window.
+    n_spans = n_knots - 1
+    device = knots.device
+    span = torch.arange(n_spans, device=device)
+    first = (span - order).clamp(0, n_basis - order - 1)
+    function = span.unsqueeze(1) - order + torch.arange(order + 1, device=device)
+    exists = (function >= 0) & (function < n_basis)
+    column = (function - first.unsqueeze(1)).clamp(0, order)
+    coefficients = torch.where(exists[:, None, :], coefficients, 0.0)
+    windowed = torch.zeros_like(coefficients).scatter_add_(
+        -1, column[None, :, None, :].expand_as(coefficients), coefficients
+    )
+    # Empty spans stay zero, because no input lands in them.
+    nonempty = widths > 0
+    inverse_widths = torch.where(nonempty, 1.0 / widths, 0.0)
+    windowed = torch.where(nonempty[..., None, None], windowed, 0.0)
+    powers = torch.arange(1, order + 1, dtype=torch.float64, device=device)
+    derivatives = windowed[..., 1:, :] * powers[:, None]
+    derivatives = derivatives * inverse_widths[..., None, None]
+
+    def flat_rows(table: torch.Tensor) -> torch.Tensor:
+        # (n_inputs, n_spans, ...) -> (n_inputs * (n_knots + 1), ...) with zero rows.
+        zero = torch.zeros_like(table[:, :1])
+        return torch.cat([zero, table, zero], dim=1).flatten(0, 1)
+
+    dtype = knots.dtype
+    column_starts = first.expand(n_inputs, -1).unsqueeze(-1) + torch.arange(
+        order + 1, device=device
+    )
+    sentinel = torch.full((n_inputs, 1), torch.nan, dtype=torch.float64, device=device)
+    starts_and_inverse_widths = torch.stack(
+        [flat_rows(starts), flat_rows(inverse_widths)], dim=-1
+    )
+    bucket_scales, bucket_rows, bucket_steps = None, None, 0
+    if not uniform:
+        bucket_scales, bucket_rows, bucket_steps = _bucket_table(knots64)
+    return SpanPolynomials(
+        knots=knots.contiguous(),
+        next_knots=torch.cat([knots64, sentinel], dim=1).flatten().to(dtype),
+        starts_and_inverse_widths=starts_and_inverse_widths.to(dtype),
+        columns=flat_rows(column_starts),
+        # (power, row, column) so that each power's gather is contiguous.
+        coefficients=flat_rows(windowed).transpose(0, 1).contiguous().to(dtype),
+        derivative_coefficients=flat_rows(derivatives)
+        .transpose(0, 1)
+        .contiguous()
+        .to(dtype),
+        uniform=bool(uniform),
+        n_basis=n_basis,
+        bucket_scales=None if bucket_scales is None else bucket_scales.to(dtype),
+        bucket_rows=bucket_rows,
+        bucket_steps=bucket_steps,
+    )
+
+
+def _span_coefficients(knots: torch.Tensor, order: int) -> torch.Tensor:
+    """Run the triangular recursion on polynomials of ``u``, for every span.
 
     Returns
     -------
-    coefficients, derivative_coefficients : Tensor, shape (order + 1, order + 1)
-        Rows are powers of ``u``, columns are the functions; the second
-        matrix gives ``d values / du``.
+    Tensor, shape (n_inputs, n_knots - 1, order + 1, order + 1)
+        Entry ``[i, s, p, r]`` is the coefficient of ``u^p`` in function
+        ``s - order + r`` of input ``i``, with ``x = t_s + (t_{s+1} - t_s) u``.
     """
-    knots = torch.arange(2 * order + 2, dtype=torch.float64).unsqueeze(0)
-    u = torch.linspace(0.0, 0.9, order + 1, dtype=torch.float64)
-    values, _, _ = _local_basis((order + u).unsqueeze(1), knots, order, False)
-    vandermonde = u.unsqueeze(1) ** torch.arange(order + 1, dtype=torch.float64)
-    coefficients = torch.linalg.solve(vandermonde, values[:, 0, :])
-    powers = torch.arange(1, order + 1, dtype=torch.float64).unsqueeze(1)
-    derivative = torch.cat(
-        [powers * coefficients[1:], torch.zeros(1, order + 1, dtype=torch.float64)]
+    n_inputs, n_knots = knots.shape
+    n_spans = n_knots - 1
+    # Knots t_{s-k+1} .. t_{s+k} of every span s, relative to t_s. Padding
+    # the knots on both sides keeps the windows of the outer spans in range.
+    # The padded knots affect only functions that do not exist, which the
+    # caller drops.
+    reach = (knots[:, -1:] - knots[:, :1]).clamp_min(1.0)
+    steps = torch.arange(1, order + 1, dtype=knots.dtype, device=knots.device)
+    padded = torch.cat(
+        [knots[:, :1] - reach * steps.flip(0), knots, knots[:, -1:] + reach * steps],
+        dim=1,
     )
-    return coefficients.to(dtype), derivative.to(dtype)
+    windows = padded.unfold(1, 2 * order, 1)[:, 1 : n_spans + 1]
+    offsets = windows - knots[:, :n_spans].unsqueeze(-1)
+    h = (knots[:, 1:] - knots[:, :-1])[..., None, None]
+
+    # Polynomials have shape (..., function, power). The distances
+    # t_{s+j} - x and x - t_{s+1-j} are offset - h u and -offset + h u.
+    pad = torch.nn.functional.pad
+    values = torch.zeros(n_inputs, n_spans, 1, order + 1, dtype=knots.dtype)
+    values[..., 0, 0] = 1.0
+    for degree in range(1, order + 1):
+        right = offsets[..., order : order + degree, None]
+        left = -offsets[..., order - degree : order, None]
+        # 0 / 0 where knots repeat: the function divided is 0 there.
+        denominator = right + left
+        quotient = torch.where(denominator != 0, values / denominator, 0.0)
+        times_u = pad(quotient[..., :-1], (1, 0))
+        right_part = right * quotient - h * times_u
+        left_part = left * quotient + h * times_u
+        values = pad(right_part, (0, 0, 0, 1)) + pad(left_part, (0, 0, 1, 0))
+    return values.transpose(-1, -2)
 
 
-def _uniform_local_basis(
-    x: torch.Tensor, knots: torch.Tensor, order: int, with_derivative: bool
-) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-    """Evaluate the nonzero basis functions on equally spaced knots.
+def _bucket_table(
+    knots: torch.Tensor,
+) -> tuple[torch.Tensor | None, torch.Tensor | None, int]:
+    """Build the lookup table of :func:`_bucket_search`, if it needs few steps.
 
-    Same results as :func:`_local_basis` up to rounding, but each value is a
-    polynomial in the local coordinate, which takes a few tensor operations.
+    The range ``[t_0, t_last]`` of each input is cut into equal buckets, and
+    each bucket stores the row of its left neighbour's start, which is at or
+    below the row of any input that rounding puts into the bucket. The
+    search then steps over the knots one at a time, which takes at most as
+    many steps as there are knots in two buckets (or, for the last bucket,
+    up to the last knot). Finer buckets are tried until that count is at
+    most ``MAX_BUCKET_STEPS``; otherwise the table is None.
     """
-    n_knots = knots.shape[1]
-    n_basis = n_knots - order - 1
-    first = knots[:, 0]
-    spacing = (knots[:, -1] - first) / (n_knots - 1)
-    scaled = torch.addcmul(-first / spacing, x, 1.0 / spacing)
-    span = scaled.floor()
-    local = scaled - span
-
-    columns = [torch.ones_like(local), local]
-    for _ in range(order - 1):
-        columns.append(columns[-1] * local)
-    powers = torch.stack(columns, dim=-1)
-    coefficients, derivative_coefficients = _uniform_coefficients(order, x.dtype)
-
-    # Function m = s - k + r exists when 0 <= m < n_basis, which also puts
-    # the span s inside the knots (0 <= s <= n_knots - 2).
-    shift = torch.arange(order + 1, dtype=x.dtype, device=x.device)
-    function_index = span.unsqueeze(-1) + (shift - order)
-    valid = (function_index >= 0) & (function_index <= n_basis - 1)
-    values = torch.where(valid, powers @ coefficients, 0.0)
-    derivatives = None
-    if with_derivative:
-        slope = (powers @ derivative_coefficients) / spacing.unsqueeze(-1)
-        derivatives = torch.where(valid, slope, 0.0)
-    # Invalid entries, non-finite inputs included, point at function 0 with
-    # a value of 0.
-    index = torch.where(valid, function_index, 0.0).long()
-    return values, derivatives, index
+    n_inputs, n_knots = knots.shape
+    low, high = knots[:, :1], knots[:, -1:]
+    if not bool((high > low).all()):
+        return None, None, 0
+    row_offsets = torch.arange(n_inputs, device=knots.device).unsqueeze(1) * (
+        n_knots + 1
+    )
+    for per_span in (4, 16, 64):
+        n_buckets = per_span * (n_knots - 1)
+        edges = torch.arange(-1, n_buckets + 2, dtype=knots.dtype, device=knots.device)
+        edges = low + (high - low) * edges / n_buckets
+        # counts[:, j] = number of knots <= the start of bucket j - 1.
+        counts = torch.searchsorted(knots, edges.contiguous(), right=True)
+        lower = counts[:, :n_buckets]
+        upper = counts[:, 3 : n_buckets + 3].clone()
+        upper[:, -1] = n_knots
+        steps = int((upper - lower).max())
+        if steps <= MAX_BUCKET_STEPS:
+            scales = torch.cat([low, n_buckets / (high - low)], dim=1)
+            return scales, lower + row_offsets, steps
+    return None, None, 0
 
 
-class _BSplineBasis(torch.autograd.Function):
+def _bucket_search(x: torch.Tensor, table: SpanPolynomials) -> torch.Tensor:
+    """Return the flat row of each input: a bucket lookup and a few knot steps."""
+    n_buckets = table.bucket_rows.shape[1]
+    low = table.bucket_scales[:, 0]
+    scale = table.bucket_scales[:, 1]
+    position = torch.addcmul(-low * scale, x, scale).floor_()
+    bucket = position.clamp_(0, n_buckets - 1).nan_to_num_(0.0).long()
+    n_entries = table.bucket_rows.numel()
+    bucket_offsets = torch.arange(0, n_entries, n_buckets, device=x.device)
+    rows = table.bucket_rows.view(-1).take(bucket + bucket_offsets)
+    for _ in range(table.bucket_steps):
+        rows += x >= table.next_knots.take(rows)
+    return rows
+
+
+def _find_rows(
+    x: torch.Tensor, table: SpanPolynomials
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return each input's flat table row (int64) and local coordinate ``u``.
+
+    Inputs outside the knots and non-finite inputs get a zero row and
+    ``u = 0``, so all their basis values are exactly 0.
+    """
+    n_inputs, n_knots = table.knots.shape
+    n_rows = n_knots + 1
+    if table.uniform:
+        # On equally spaced knots, row - 1 = floor((x - t_0) / h).
+        first_knot = table.starts_and_inverse_widths[1::n_rows, 0]
+        inverse_spacing = table.starts_and_inverse_widths[1::n_rows, 1]
+        scaled = torch.addcmul(-first_knot * inverse_spacing, x, inverse_spacing)
+        span = scaled.floor()
+        local = scaled - span
+        span = span.clamp_(-1.0, n_knots - 1).nan_to_num_(-1.0)
+        row_offsets = torch.arange(1, n_inputs * n_rows, n_rows, device=x.device)
+        rows = span.long() + row_offsets
+    else:
+        if table.bucket_rows is not None:
+            rows = _bucket_search(x, table)
+        else:
+            # searchsorted counts the knots <= x; NaN counts as larger than
+            # every knot.
+            count = torch.searchsorted(table.knots, x.T.contiguous(), right=True)
+            row_offsets = torch.arange(0, n_inputs * n_rows, n_rows, device=x.device)
+            rows = count.T + row_offsets
+        start_and_scale = table.starts_and_inverse_widths.index_select(
+            0, rows.reshape(-1)
+        ).view(*rows.shape, 2)
+        local = (x - start_and_scale[..., 0]) * start_and_scale[..., 1]
+    return rows.contiguous(), local.nan_to_num_(0.0, 0.0, 0.0)
+
+
+def _evaluate_polynomials(
+    coefficients: torch.Tensor, rows: torch.Tensor, local: torch.Tensor
+) -> torch.Tensor:
+    """Evaluate the polynomials of the given rows at ``local`` with Horner's rule.
+
+    ``local`` is broadcast to shape (n, k + 1) beforehand, so that every
+    step is an elementwise operation on contiguous tensors of equal shape.
+    """
+    n_powers, n_rows, width = coefficients.shape
+    power_offsets = torch.arange(0, n_powers * n_rows, n_rows, device=rows.device)
+    index = (rows.view(1, -1) + power_offsets.unsqueeze(1)).view(-1)
+    selected = coefficients.view(-1, width).index_select(0, index)
+    selected = selected.view(n_powers, -1, width)
+    values = selected[-1]
+    for power in range(n_powers - 2, -1, -1):
+        values = selected[power].addcmul_(values, local)
+    return values
+
+
+#: Functions allowed in a leading base column of :func:`spline_features`.
+BASE_COLUMNS = (None, "silu", "identity")
+
+
+def spline_features(
+    x: torch.Tensor, table: SpanPolynomials, base_function: str | None = None
+) -> torch.Tensor:
+    """Evaluate the B-spline basis of each input, optionally after a base column.
+
+    Parameters
+    ----------
+    x : Tensor, shape (batch, n_inputs)
+    table : SpanPolynomials
+        Polynomials of the knots of every input, from :func:`span_polynomials`,
+        in the dtype of ``x``.
+    base_function : {None, "silu", "identity"}
+        When set, column 0 of each input holds ``base_function(x)`` and the
+        basis follows, so that one matrix product computes both branches of
+        a KAN layer.
+
+    Returns
+    -------
+    Tensor, shape (batch, n_inputs, n_basis) or (batch, n_inputs, 1 + n_basis)
+    """
+    if base_function not in BASE_COLUMNS:
+        msg = f"base_function must be one of {BASE_COLUMNS}; received {base_function!r}"
+        raise ValueError(msg)
+    return _SplineFeatures.apply(x, table, base_function)
+
+
+class _SplineFeatures(torch.autograd.Function):
     """Dense B-spline basis with a closed-form derivative in the input."""
 
     @staticmethod
     def forward(
-        ctx, x: torch.Tensor, knots: torch.Tensor, order: int, uniform: bool
+        ctx, x: torch.Tensor, table: SpanPolynomials, base_function: str | None
     ) -> torch.Tensor:
-        with_derivative = ctx.needs_input_grad[0]
-        evaluate = _uniform_local_basis if uniform else _local_basis
-        values, derivatives, index = evaluate(x, knots, order, with_derivative)
-        n_basis = knots.shape[1] - order - 1
-        basis = x.new_zeros(x.shape[0], x.shape[1], n_basis)
-        basis.scatter_add_(2, index, values)
-        if with_derivative:
-            ctx.save_for_backward(derivatives, index)
-        return basis
+        rows, local = _find_rows(x, table)
+        width = table.columns.shape[1]
+        local = local.reshape(-1, 1).expand(-1, width).contiguous()
+        values = _evaluate_polynomials(table.coefficients, rows, local)
+        index = table.columns.index_select(0, rows.view(-1))
+        n_base = 0 if base_function is None else 1
+        if n_base:
+            index += n_base
+        batch, n_inputs = x.shape
+        features = x.new_zeros(batch, n_inputs, n_base + table.n_basis)
+        features.view(-1, n_base + table.n_basis).scatter_(1, index, values)
+        if base_function == "silu":
+            features[..., 0] = torch.nn.functional.silu(x)
+        elif base_function == "identity":
+            features[..., 0] = x
+        if ctx.needs_input_grad[0]:
+            derivatives = _evaluate_polynomials(
+                table.derivative_coefficients, rows, local
+            )
+            ctx.save_for_backward(x, derivatives, index)
+            ctx.base_function = base_function
+        return features
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_basis: torch.Tensor):
+    def backward(ctx, grad_features: torch.Tensor):
         if not ctx.needs_input_grad[0]:
-            return None, None, None, None
-        derivatives, index = ctx.saved_tensors
-        grad_x = (grad_basis.gather(2, index) * derivatives).sum(-1)
-        return grad_x, None, None, None
+            return None, None, None
+        x, derivatives, index = ctx.saved_tensors
+        batch, n_inputs = x.shape
+        flat_grad = grad_features.reshape(batch * n_inputs, -1)
+        grad_x = (flat_grad.gather(1, index) * derivatives).sum(-1).view(batch, -1)
+        if ctx.base_function == "silu":
+            sigmoid = torch.sigmoid(x)
+            slope = sigmoid * (1 + x * (1 - sigmoid))
+            grad_x = torch.addcmul(grad_x, grad_features[..., 0], slope)
+        elif ctx.base_function == "identity":
+            grad_x = grad_x + grad_features[..., 0]
+        return grad_x, None, None
 
 
 def fit_coefficients(
