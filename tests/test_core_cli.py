@@ -60,3 +60,21 @@ def test_dry_run_lists_cells_without_running(run_cli, tmp_path):
     assert code == 0
     assert out.strip().endswith("cells")
     assert not (tmp_path / "toolkit.sqlite").exists()
+
+
+def test_missing_plugin_module_is_an_error(run_cli):
+    code, _, err = run_cli("bench", "--dry-run", "--plugin", "no_such_plugin_module")
+    assert code == 2
+    assert "plugin module 'no_such_plugin_module' not found" in err
+
+
+def test_unsupported_plot_type(run_cli, tmp_path):
+    code, _, err = run_cli("bench", "--dry-run", "--plot", str(tmp_path / "board.txt"))
+    assert code == 2
+    assert "unsupported file type" in err
+
+
+def test_list_of_empty_kind_says_so(run_cli):
+    code, out, _ = run_cli("list", "--kind", "probe")
+    assert code == 0
+    assert "no probe components are registered" in out

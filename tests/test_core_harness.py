@@ -267,10 +267,16 @@ def _stored(path, status="ok"):
     database = path / "toolkit.sqlite"
     if not database.exists():
         return 0
-    with sqlite3.connect(database) as connection:
+    connection = sqlite3.connect(database)
+    try:
         return connection.execute(
             "SELECT COUNT(*) FROM cells WHERE status = ?", (status,)
         ).fetchone()[0]
+    except sqlite3.OperationalError:
+        # The benchmark process has created the file but not its tables yet.
+        return 0
+    finally:
+        connection.close()
 
 
 SLOW_SUITE = """
@@ -369,3 +375,21 @@ def test_infinite_scores_rank_last():
     assert by_label["diverges"].rank == 2
     assert by_label["diverges"].mean == float("inf")
     assert by_label["diverges"].to_json()["mean"] is None
+
+
+def test_results_of_several_suites_in_one_output(
+    manager, write_registry, tmp_path, run_cli
+):
+    registry = write_registry(
+        SUITE + SUITE.replace("  toy:", "  toy2:").replace("suites:\n", "")
+    )
+    for suite in ("toy", "toy2"):
+        run_suite(suite, registry=registry, results=tmp_path, manager=manager)
+    code, out, _ = run_cli("results", "--results", str(tmp_path), "--format", "csv")
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("suite,task,")
+    assert sum(line.startswith("suite,") for line in lines) == 1
+    assert {line.split(",")[0] for line in lines[1:]} == {"toy", "toy2"}
+    code, out, _ = run_cli("results", "--results", str(tmp_path), "--format", "html")
+    assert out.count("<!DOCTYPE html>") == 1
+    assert "suite toy2:" in out

@@ -151,3 +151,76 @@ def test_repository_registry_plans(manager):
     assert "quick" in registry.suites
     for name, suite in registry.suites.items():
         assert plan_suite(name, suite, manager), name
+
+
+def test_registry_folder_is_rejected(tmp_path):
+    with pytest.raises(RegistryError, match="is a folder"):
+        load_registry(tmp_path)
+
+
+def test_registry_not_utf8(tmp_path):
+    path = tmp_path / "registry.yaml"
+    path.write_bytes(b"\xff\xfesuites: {}")
+    with pytest.raises(RegistryError, match="is not UTF-8 text"):
+        load_registry(path)
+
+
+def test_empty_registry_file(write_registry):
+    with pytest.raises(RegistryError, match="is empty"):
+        load_registry(write_registry(""))
+
+
+def test_missing_suites_names_found_keys(write_registry):
+    with pytest.raises(RegistryError, match="keys found: 'suite'"):
+        load_registry(write_registry("suite: {}\n"))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("seeds: 2", "seeds: []", "seeds must not be empty"),
+        ("seeds: 2", "seeds: 0", "seeds must be a positive count"),
+        (
+            "    tasks:\n      - task: toy-normal\n        config: {budget: 500}\n",
+            "    tasks: []\n",
+            "tasks must not be empty",
+        ),
+    ],
+)
+def test_empty_suite_parts_rejected(write_registry, old, new, message):
+    with pytest.raises(RegistryError, match=message):
+        load_registry(write_registry(GOOD.replace(old, new)))
+
+
+def test_empty_component_list_rejected(manager, write_registry):
+    path = write_registry(
+        GOOD.replace("sampler:\n        - name: toy-metropolis", "sampler: []")
+    )
+    with pytest.raises(RegistryError, match="lists no components for slot 'sampler'"):
+        plan(manager, path)
+
+
+def test_unused_slot_is_still_validated(manager, write_registry):
+    path = write_registry(GOOD + "      probe:\n        - name: toy-linear-prob\n")
+    with pytest.raises(RegistryError, match="unknown probe 'toy-linear-prob'"):
+        plan(manager, path)
+
+
+def test_task_check_runs_at_plan_time(manager, write_registry):
+    path = write_registry(
+        """
+        suites:
+          toy:
+            tasks:
+              - task: spectral-bias
+            components:
+              architecture:
+                - name: kan
+                  config: {width: [3, 5, 7]}
+        """
+    )
+    with pytest.raises(RegistryError) as error:
+        plan(manager, path)
+    message = str(error.value)
+    assert "kan cannot run on task 'spectral-bias'" in message
+    assert "maps 3 inputs to 7 outputs" in message

@@ -160,7 +160,23 @@ def _stderr_console():
     return Console(stderr=True)
 
 
-def _print_rows(args: argparse.Namespace, suite: str, rows) -> None:
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def _check_plot_path(args: argparse.Namespace) -> None:
+    """Reject a --plot file type matplotlib cannot write, before any work."""
+    from pathlib import Path
+
+    if args.plot and Path(args.plot).suffix.lower() not in PLOT_SUFFIXES:
+        msg = (
+            f"--plot {args.plot}: unsupported file type; end the name with "
+            f"{', '.join(PLOT_SUFFIXES)}"
+        )
+        raise InputError(msg)
+
+
+def _print_rows(args: argparse.Namespace, rows) -> None:
+    """Write ``rows`` (one or more suites) in the requested format."""
     from rich.console import Console
 
     from toolkit.bench import report
@@ -168,17 +184,17 @@ def _print_rows(args: argparse.Namespace, suite: str, rows) -> None:
     if args.format == "table":
         # Off a terminal rich assumes 80 columns, which folds wide boards.
         width = None if sys.stdout.isatty() else 200
-        report.render_rich(suite, rows, Console(width=width))
+        report.render_rich(rows, Console(width=width))
     elif args.format == "markdown":
-        sys.stdout.write(report.render_markdown(suite, rows))
+        sys.stdout.write(report.render_markdown(rows))
     elif args.format == "csv":
         sys.stdout.write(report.render_csv(rows))
     elif args.format == "html":
-        sys.stdout.write(report.render_html(suite, rows))
+        sys.stdout.write(report.render_html(rows))
     else:
         sys.stdout.write(report.render_json(rows) + "\n")
     if args.plot:
-        path = report.plot_leaderboard(suite, rows, args.plot)
+        path = report.plot_leaderboard(rows, args.plot)
         _stderr_console().print(f"leaderboard plot written to {path}")
 
 
@@ -198,6 +214,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         msg = f"--jobs must be at least 1; received {args.jobs}"
         raise InputError(msg)
+    _check_plot_path(args)
     manager = _manager(args)
     manager.check_conflicts()
     console = _stderr_console()
@@ -266,7 +283,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 )
                 return EXIT_INTERRUPTED
         rows = build_rows(args.suite, store.suite_rows(args.suite))
-    _print_rows(args, args.suite, rows)
+    _print_rows(args, rows)
     failed_rows = [r for r in rows if r.status == "failed"]
     if failed_rows:
         console.print(
@@ -279,6 +296,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
+    _check_plot_path(args)
     from toolkit.bench import build_rows, default_results_folder
     from toolkit.bench.store import Store
 
@@ -299,21 +317,18 @@ def cmd_results(args: argparse.Namespace) -> int:
             known = ", ".join(suites) or "none"
             msg = f"no stored results for suite {args.suite!r} in {folder}; stored suites: {known}"
             raise InputError(msg)
+        if not suites:
+            msg = (
+                f"the results store in {folder} holds no suite yet; run 'toolkit bench'"
+            )
+            raise InputError(msg)
         chosen = [args.suite] if args.suite else suites
-        all_rows = {
-            suite: build_rows(suite, store.suite_rows(suite)) for suite in chosen
-        }
-    if args.format == "json":
-        rows = [row for suite_rows in all_rows.values() for row in suite_rows]
-        from toolkit.bench import report
-
-        sys.stdout.write(report.render_json(rows) + "\n")
-        if args.plot:
-            for suite, suite_rows in all_rows.items():
-                report.plot_leaderboard(suite, suite_rows, args.plot)
-        return 0
-    for suite, rows in all_rows.items():
-        _print_rows(args, suite, rows)
+        rows = [
+            row
+            for suite in chosen
+            for row in build_rows(suite, store.suite_rows(suite))
+        ]
+    _print_rows(args, rows)
     return 0
 
 
@@ -331,7 +346,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
     table = Table(title="toolkit plugins", title_justify="left")
     for column in ("plugin", "distribution", "version", "status", "provides"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for info in infos:
         provides = "; ".join(
             f"{kind}: {', '.join(names)}" for kind, names in info.provides.items()
@@ -355,9 +370,12 @@ def _describe_fields(config_cls) -> list[dict[str, object]]:
             json.dumps(default)
         except TypeError:
             default = repr(default)
-        annotation = getattr(field.annotation, "__name__", None) or str(
-            field.annotation
-        )
+        annotation = field.annotation
+        # A plain class shows as its name; Literal and unions show their values.
+        if isinstance(annotation, type):
+            annotation = annotation.__name__
+        else:
+            annotation = str(annotation)
         fields.append(
             {
                 "name": name,
@@ -373,6 +391,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     manager = _manager(args)
     manager.check_conflicts()
     entries = manager.components(args.kind)
+    if not entries and not args.json:
+        kind = f"{args.kind} " if args.kind else ""
+        sys.stdout.write(
+            f"no {kind}components are registered; install a plugin that provides "
+            "them ('toolkit plugins' lists what is installed)\n"
+        )
+        return 0
     if args.json:
         payload = []
         for entry in entries:

@@ -392,6 +392,14 @@ class Architecture(Component):
         """Return a fresh module mapping ``(batch, input_dim)`` to ``(batch, output_dim)``."""
         raise NotImplementedError
 
+    def check_dims(self, input_dim: int, output_dim: int) -> None:
+        """Raise ``ValueError`` if the config cannot map ``input_dim`` to ``output_dim``.
+
+        The harness calls this (through :meth:`Task.check`) before any cell
+        runs, so a width that does not fit a task fails at once, as an input
+        error, without building a network.
+        """
+
     def penalty(self, model: torch.nn.Module) -> torch.Tensor | None:
         """Return a scalar added to the loss, or ``None`` for no regularisation."""
         return None
@@ -551,6 +559,13 @@ class Task(Component):
     slots: ClassVar[Mapping[str, str]] = {}
     metrics: ClassVar[tuple[Metric, ...]] = ()
     primary_metric: ClassVar[str] = ""
+
+    def check(self, components: Mapping[str, Component]) -> None:
+        """Raise ``ValueError`` if ``components`` cannot run on this task's config.
+
+        Called once per combination when a suite is planned, before anything
+        runs; keep it cheap. The default accepts everything.
+        """
 
     def run(
         self, components: Mapping[str, Component], context: RunContext

@@ -118,6 +118,19 @@ class PluginManager:
             sys.path.insert(0, os.getcwd())
         try:
             module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            missing = error.name or ""
+            if module_name == missing or module_name.startswith(missing + "."):
+                # The named module itself is missing: a typo, not a broken
+                # plugin, so fail even when broken plugins are skipped.
+                msg = (
+                    f"plugin module {module_name!r} not found; check the name given "
+                    "to --plugin / TOOLKIT_PLUGINS and that its folder is the "
+                    "working folder or on PYTHONPATH"
+                )
+                raise PluginError(msg) from None
+            self._record_broken(module_name, None, None, error)
+            return
         except Exception as error:  # noqa: BLE001 - any import failure
             self._record_broken(module_name, None, None, error)
             return
@@ -175,10 +188,15 @@ class PluginManager:
     ) -> None:
         text = f"{type(error).__name__}: {error}"
         if self.strict:
+            origin = f" (distribution {distribution})" if distribution else ""
+            fix = (
+                f"fix or uninstall it (pip uninstall {distribution})"
+                if distribution
+                else "fix the module or drop it from --plugin / TOOLKIT_PLUGINS"
+            )
             msg = (
-                f"plugin {name!r} (distribution {distribution}) failed to load: {text}. "
-                f"Fix or uninstall it (pip uninstall {distribution or name}), or unset "
-                f"{STRICT_ENV} / drop --strict-plugins to skip broken plugins."
+                f"plugin {name!r}{origin} failed to load: {text}; {fix}, or unset "
+                f"{STRICT_ENV} and drop --strict-plugins to skip broken plugins"
             )
             raise PluginError(msg) from error
         tb = "".join(

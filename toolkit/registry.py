@@ -89,9 +89,17 @@ class SuiteSpec(_Strict):
     def _expand_seed_count(cls, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             if value < 1:
-                msg = f"seeds must be a positive count or a list of ints; received {value}"
+                msg = "seeds must be a positive count or a non-empty list of ints"
                 raise ValueError(msg)
             return list(range(value))
+        return value
+
+    @field_validator("seeds", "tasks")
+    @classmethod
+    def _require_entries(cls, value: list[Any], info: Any) -> list[Any]:
+        if not value:
+            msg = f"{info.field_name} must not be empty; a suite needs at least one"
+            raise ValueError(msg)
         return value
 
     @field_validator("components")
@@ -157,6 +165,18 @@ def load_registry(path: str | os.PathLike[str] | None = None) -> Registry:
             f"--registry FILE or set {REGISTRY_ENV}."
         )
         raise RegistryError(msg) from None
+    except IsADirectoryError:
+        msg = f"registry path {path} is a folder; pass a YAML file with --registry FILE"
+        raise RegistryError(msg) from None
+    except UnicodeDecodeError as error:
+        msg = (
+            f"registry file {path} is not UTF-8 text ({error.reason} at byte "
+            f"{error.start}); save it as UTF-8 YAML"
+        )
+        raise RegistryError(msg) from None
+    except OSError as error:
+        msg = f"cannot read registry file {path}: {error.strerror}"
+        raise RegistryError(msg) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -165,10 +185,20 @@ def load_registry(path: str | os.PathLike[str] | None = None) -> Registry:
         problem = getattr(error, "problem", None) or str(error)
         msg = f"registry file {path} is not valid YAML{where}: {problem}"
         raise RegistryError(msg) from None
-    if not isinstance(data, dict) or "suites" not in data:
+    if data is None:
+        msg = f"registry file {path} is empty; it needs a top-level 'suites' mapping"
+        raise RegistryError(msg)
+    if not isinstance(data, dict):
         msg = (
             f"registry file {path} must be a mapping with a top-level 'suites' key; "
-            f"received {type(data).__name__}"
+            f"its top level is a {type(data).__name__}"
+        )
+        raise RegistryError(msg)
+    if "suites" not in data:
+        found = ", ".join(repr(key) for key in data) or "none"
+        msg = (
+            f"registry file {path} has no top-level 'suites' key (keys found: "
+            f"{found}); put the suites under 'suites:'"
         )
         raise RegistryError(msg)
     try:
@@ -184,7 +214,7 @@ def format_validation_error(error: ValidationError, prefix: str = "") -> str:
     for item in error.errors():
         location = ".".join(str(part) for part in item["loc"])
         location = f"{prefix}{location}" if location else prefix.rstrip(".") or "value"
-        problem = item["msg"]
+        problem = item["msg"].removeprefix("Value error, ")
         received = item.get("input")
         line = f"  - {location}: {problem}"
         if item["type"] != "missing" and not isinstance(received, dict):

@@ -31,6 +31,20 @@ def architecture_slot(components: Mapping[str, Component]) -> Architecture:
     return component
 
 
+class ChecksArchitectureDims:
+    """Mixin for tasks: check the architecture against :meth:`io_dims` at plan time."""
+
+    def io_dims(self) -> list[tuple[int, int]]:
+        """Return every (input_dim, output_dim) the task builds a network for."""
+        raise NotImplementedError
+
+    def check(self, components: Mapping[str, Component]) -> None:
+        architecture = components.get("architecture")
+        if isinstance(architecture, Architecture):
+            for input_dim, output_dim in self.io_dims():
+                architecture.check_dims(input_dim, output_dim)
+
+
 def count_parameters(model: torch.nn.Module) -> int:
     """Count the trainable parameters of ``model``."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -39,3 +53,30 @@ def count_parameters(model: torch.nn.Module) -> int:
 def scale_to_unit_box(values, low, high):
     """Map ``values`` from ``[low, high]`` affinely onto ``[-1, 1]`` (per column)."""
     return 2.0 * (values - low) / (high - low) - 1.0
+
+
+def merge_training(defaults: Mapping[str, object], overrides: Mapping[str, object]):
+    """Return the TrainingConfig of ``defaults`` updated by ``overrides``.
+
+    Raises
+    ------
+    ValueError
+        Naming each invalid ``training.<field>`` and the valid field names,
+        because pydantic would report the fields without the ``training``
+        prefix.
+    """
+    from pydantic import ValidationError
+
+    from toolkit.training import TrainingConfig
+
+    try:
+        return TrainingConfig.model_validate({**defaults, **overrides})
+    except ValidationError as error:
+        problems = "; ".join(
+            f"training.{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+            f" (received {item.get('input')!r})"
+            for item in error.errors()
+        )
+        fields = ", ".join(TrainingConfig.model_fields)
+        msg = f"{problems}. Valid training fields: {fields}"
+        raise ValueError(msg) from None

@@ -16,7 +16,13 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from toolkit import ComponentConfig, RunContext, Task
-from toolkit_kan._common import REGRESSION_METRICS, architecture_slot, count_parameters
+from toolkit_kan._common import (
+    ChecksArchitectureDims,
+    REGRESSION_METRICS,
+    architecture_slot,
+    count_parameters,
+    merge_training,
+)
 
 
 class GRFConfig(ComponentConfig):
@@ -51,10 +57,8 @@ class GRFConfig(ComponentConfig):
 
     def training_config(self):
         """Return the TrainingConfig with this task's overrides applied."""
-        from toolkit.training import TrainingConfig
-
         base = {"optimizer": "adam", "lr": 1e-2, "steps": 1000, "eval_every": 100}
-        return TrainingConfig.model_validate({**base, **self.training})
+        return merge_training(base, self.training)
 
 
 def sample_grf(config: GRFConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -93,7 +97,7 @@ def sample_field(
     return factor @ rng.standard_normal(len(points))
 
 
-class GRF(Task):
+class GRF(ChecksArchitectureDims, Task):
     """Train and test RMSE of a network fitted to one GRF sample.
 
     Inputs are mapped from ``[0, 1]^d`` to ``[-1, 1]^d``, the default grid
@@ -106,6 +110,9 @@ class GRF(Task):
     slots = {"architecture": "architecture"}
     metrics = REGRESSION_METRICS
     primary_metric = "test_rmse"
+
+    def io_dims(self) -> list[tuple[int, int]]:
+        return [(self.config.dim, 1)]
 
     def run(self, components, context: RunContext) -> dict[str, float]:
         import torch

@@ -20,7 +20,12 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from toolkit import Architecture, ComponentConfig, Metric, RunContext, Task
-from toolkit_kan._common import architecture_slot, count_parameters
+from toolkit_kan._common import (
+    ChecksArchitectureDims,
+    architecture_slot,
+    count_parameters,
+    merge_training,
+)
 
 #: Frequencies that have a declared per-frequency metric.
 DECLARED_FREQUENCIES = tuple(range(5, 105, 5))
@@ -83,10 +88,7 @@ class SpectralBiasConfig(ComponentConfig):
 
     def training_config(self):
         """Return the TrainingConfig with this task's overrides applied."""
-        base = _default_training().model_dump()
-        from toolkit.training import TrainingConfig
-
-        return TrainingConfig.model_validate({**base, **self.training})
+        return merge_training(_default_training().model_dump(), self.training)
 
 
 @dataclasses.dataclass
@@ -231,7 +233,7 @@ def write_artifacts(folder: Path, run: SpectralRun, label: str) -> None:
     plt.close(figure)
 
 
-class SpectralBias(Task):
+class SpectralBias(ChecksArchitectureDims, Task):
     """Per-frequency learning times of a network fitting a sum of sinusoids.
 
     A frequency never learned within the step budget gets the budget as its
@@ -261,6 +263,9 @@ class SpectralBias(Task):
         ),
     )
     primary_metric = "mean_learning_step"
+
+    def io_dims(self) -> list[tuple[int, int]]:
+        return [(1, 1)]
 
     def run(self, components, context: RunContext) -> dict[str, float]:
         architecture = architecture_slot(components)

@@ -168,6 +168,10 @@ class KAN(Architecture):
     description = "Kolmogorov-Arnold network (pykan B-spline edges), grid extension"
     Config = KANConfig
 
+    def check_dims(self, input_dim: int, output_dim: int) -> None:
+        config = self.config
+        _resolve_widths("KAN", config.width, config.hidden, input_dim, output_dim)
+
     def build(self, input_dim: int, output_dim: int) -> torch.nn.Module:
         from toolkit_kan._network import KANNetwork
 
@@ -334,6 +338,11 @@ class MLP(Architecture):
             config.match_depth,
             config.activation,
         )
+
+    def check_dims(self, input_dim: int, output_dim: int) -> None:
+        config = self.resolved_config(input_dim, output_dim)
+        hidden = DEFAULT_MLP_HIDDEN if config.hidden is None else config.hidden
+        _resolve_widths("MLP", config.width, hidden, input_dim, output_dim)
 
     def build(self, input_dim: int, output_dim: int) -> torch.nn.Module:
         from torch import nn

@@ -24,7 +24,13 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from toolkit import ComponentConfig, Metric, RunContext, Task
-from toolkit_kan._common import architecture_slot, count_parameters, scale_to_unit_box
+from toolkit_kan._common import (
+    ChecksArchitectureDims,
+    architecture_slot,
+    count_parameters,
+    merge_training,
+    scale_to_unit_box,
+)
 
 __all__ = ["DEFAULT_EQUATIONS", "Equation", "Feynman", "load_equations"]
 
@@ -209,10 +215,8 @@ class FeynmanConfig(ComponentConfig):
 
     def training_config(self):
         """Return the TrainingConfig with this task's overrides applied."""
-        from toolkit.training import TrainingConfig
-
         base = {"optimizer": "adam", "lr": 1e-2, "steps": 300, "eval_every": 100}
-        return TrainingConfig.model_validate({**base, **self.training})
+        return merge_training(base, self.training)
 
     def equation_ids(self) -> list[str]:
         """Return the selected equation ids."""
@@ -223,7 +227,7 @@ class FeynmanConfig(ComponentConfig):
         return list(self.equations)
 
 
-class Feynman(Task):
+class Feynman(ChecksArchitectureDims, Task):
     """Normalised test RMSE over AI Feynman equations, data generated on the fly.
 
     Inputs are mapped from each variable's sampling range onto ``[-1, 1]``.
@@ -246,6 +250,12 @@ class Feynman(Task):
         Metric("train_seconds", "lower", "Wall-clock seconds spent training."),
     )
     primary_metric = "test_rmse"
+
+    def io_dims(self) -> list[tuple[int, int]]:
+        table = load_equations()
+        return sorted(
+            {(len(table[i].variables), 1) for i in self.config.equation_ids()}
+        )
 
     def run(self, components, context: RunContext) -> dict[str, float]:
         architecture = architecture_slot(components)

@@ -152,8 +152,9 @@ def _rank(rows: list[Row]) -> None:
 
 @dataclasses.dataclass
 class Board:
-    """A wide view for one set of slots: combinations x tasks, with mean rank."""
+    """A wide view for one suite and set of slots: combinations x tasks, mean rank."""
 
+    suite: str
     slots: tuple[str, ...]
     tasks: list[str]
     combinations: list[dict[str, str]]
@@ -162,16 +163,16 @@ class Board:
 
 
 def boards(rows: list[Row]) -> list[Board]:
-    """Group rows into one wide board per slot signature (samplers, architectures, ...).
+    """Group rows into one wide board per suite and slot signature (samplers, ...).
 
     Combinations are ordered by mean rank over the tasks where they have a
     rank (best first; unranked last).
     """
-    grouped: dict[tuple[str, ...], list[Row]] = {}
+    grouped: dict[tuple[str, tuple[str, ...]], list[Row]] = {}
     for row in rows:
-        grouped.setdefault(tuple(sorted(row.components)), []).append(row)
+        grouped.setdefault((row.suite, tuple(sorted(row.components))), []).append(row)
     result = []
-    for slots, members in grouped.items():
+    for (suite, slots), members in grouped.items():
         tasks = list(dict.fromkeys(r.task for r in members))
         combos: dict[tuple, dict[str, str]] = {}
         cells = {}
@@ -190,6 +191,7 @@ def boards(rows: list[Row]) -> list[Board]:
         )
         result.append(
             Board(
+                suite=suite,
                 slots=slots,
                 tasks=tasks,
                 combinations=[combos[k] for k in order],

@@ -12,11 +12,13 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import logging
 from typing import Any
 
 from pydantic import ValidationError
 
 import toolkit
+from toolkit.interfaces import KINDS
 from toolkit.plugins import ComponentEntry, PluginManager, UnknownComponentError
 from toolkit.registry import (
     ComponentSpec,
@@ -24,6 +26,9 @@ from toolkit.registry import (
     SuiteSpec,
     format_validation_error,
 )
+
+
+logger = logging.getLogger("toolkit")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +72,7 @@ def _validated_config(entry: ComponentEntry, config: dict[str, Any], where: str)
     except ValidationError as error:
         fields = ", ".join(entry.cls.Config.model_fields) or "none"
         msg = (
-            f"invalid config for {entry.kind} {entry.name!r} in {where}:\n"
+            f"invalid config for {entry.kind} {entry.name!r} (in {where}):\n"
             f"{format_validation_error(error, prefix='config.')}\n"
             f"Valid fields of {entry.name!r}: {fields} (see 'toolkit list')."
         )
@@ -95,6 +100,12 @@ def _slot_components(
         raise RegistryError(msg)
     if isinstance(declared, str):
         declared = [ComponentSpec(name=e.name) for e in manager.components(kind)]
+    if not declared:
+        msg = (
+            f"suite {suite_name!r} lists no components for slot {slot!r}, which task "
+            f"{task_label!r} needs; add at least one {kind}"
+        )
+        raise RegistryError(msg)
     resolved = []
     labels: dict[str, str] = {}
     for spec in declared:
@@ -115,12 +126,49 @@ def _slot_components(
     return resolved
 
 
+def _check_combination(task_cls, task_config, combination, where: str) -> None:
+    """Run the task's plan-time check on one combination, as an input error."""
+    task = task_cls(task_config)
+    components = {
+        slot: entry.cls(entry.cls.Config.model_validate(config))
+        for slot, spec, entry, config in combination
+    }
+    try:
+        task.check(components)
+    except ValueError as error:
+        labels = ", ".join(spec.display for _, spec, _, _ in combination)
+        msg = f"{labels} cannot run on {where}: {error}"
+        raise RegistryError(msg) from None
+
+
+def _check_unused_slots(
+    suite_name: str, suite: SuiteSpec, used: set[str], manager: PluginManager
+) -> None:
+    """Validate component lists that no task uses, so typos there still fail."""
+    for slot, declared in suite.components.items():
+        if slot in used:
+            continue
+        logger.warning(
+            "suite %r lists components for slot %r, which none of its tasks uses",
+            suite_name,
+            slot,
+        )
+        if slot in KINDS and not isinstance(declared, str):
+            for spec in declared:
+                where = f"suite {suite_name!r}, components.{slot}"
+                try:
+                    entry = manager.get(slot, spec.name)
+                except UnknownComponentError as error:
+                    raise RegistryError(f"{error} (in {where})") from None
+                _validated_config(entry, spec.config, where)
+
+
 def plan_suite(suite_name: str, suite: SuiteSpec, manager: PluginManager) -> list[Cell]:
     """Return every cell of ``suite``, validating tasks, configs and metrics."""
     cells: list[Cell] = []
     task_labels: set[str] = set()
     for task_spec in suite.tasks:
-        where = f"suite {suite_name!r}, task {task_spec.display!r}"
+        where = f"task {task_spec.display!r} of suite {suite_name!r}"
         if task_spec.display in task_labels:
             msg = f"two tasks in suite {suite_name!r} share the label {task_spec.display!r}; give each a distinct 'label:'"
             raise RegistryError(msg)
@@ -147,6 +195,7 @@ def plan_suite(suite_name: str, suite: SuiteSpec, manager: PluginManager) -> lis
             for slot, kind in task_cls.slots.items()
         ]
         for combination in itertools.product(*slot_options):
+            _check_combination(task_cls, task_config, combination, where)
             for seed in task_spec.seeds or suite.seeds:
                 components = {
                     slot: {
@@ -184,4 +233,6 @@ def plan_suite(suite_name: str, suite: SuiteSpec, manager: PluginManager) -> lis
                         timeout=suite.timeout,
                     )
                 )
+    used = {slot for t in suite.tasks for slot in manager.get("task", t.task).cls.slots}
+    _check_unused_slots(suite_name, suite, used, manager)
     return cells

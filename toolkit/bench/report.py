@@ -48,15 +48,14 @@ def cell_text(row: Row | None) -> str:
     return text
 
 
-def _board_title(suite: str, board: Board, rows: list[Row]) -> str:
+def _board_title(board: Board) -> str:
     metrics = sorted(
         {
-            r.metric + (" ↓" if r.direction == "lower" else " ↑")
-            for r in rows
-            if r.task in board.tasks and tuple(sorted(r.components)) == board.slots
+            row.metric + (" ↓" if row.direction == "lower" else " ↑")
+            for row in board.cells.values()
         }
     )
-    return f"suite {suite}: {' + '.join(board.slots)} ({', '.join(metrics)})"
+    return f"suite {board.suite}: {' + '.join(board.slots)} ({', '.join(metrics)})"
 
 
 def _table_cells(board: Board) -> tuple[list[str], list[list[str]]]:
@@ -74,15 +73,18 @@ def _table_cells(board: Board) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
-def render_rich(suite: str, rows: list[Row], console) -> None:
+def render_rich(rows: list[Row], console) -> None:
     """Print one rich table per board, then the failures."""
     from rich.table import Table
 
     for board in boards(rows):
-        table = Table(title=_board_title(suite, board, rows), title_justify="left")
+        table = Table(title=_board_title(board), title_justify="left")
         header, body = _table_cells(board)
         for position, name in enumerate(header):
-            table.add_column(name, justify="right" if position != 1 else "left")
+            # Fold rather than truncate: two names may share a long prefix.
+            table.add_column(
+                name, justify="right" if position != 1 else "left", overflow="fold"
+            )
         for line in body:
             styled = [
                 f"[bold red]{text}[/]" if "FAILED" in text else text for text in line
@@ -107,11 +109,11 @@ def _failure_lines(rows: list[Row]) -> list[str]:
     return lines
 
 
-def render_markdown(suite: str, rows: list[Row]) -> str:
+def render_markdown(rows: list[Row]) -> str:
     parts = []
     for board in boards(rows):
         header, body = _table_cells(board)
-        parts.append(f"### {_board_title(suite, board, rows)}\n")
+        parts.append(f"### {_board_title(board)}\n")
         parts.append("| " + " | ".join(header) + " |")
         parts.append("|" + "|".join(" --- " for _ in header) + "|")
         for line in body:
@@ -167,7 +169,7 @@ def render_json(rows: list[Row]) -> str:
     return json.dumps([row.to_json() for row in rows], indent=2, allow_nan=False)
 
 
-def plot_leaderboard(suite: str, rows: list[Row], path: Path) -> Path:
+def plot_leaderboard(rows: list[Row], path: Path) -> Path:
     """Draw each board as a heatmap of per-task ranks, annotated with the scores."""
     import matplotlib
 
@@ -210,7 +212,7 @@ def plot_leaderboard(suite: str, rows: list[Row], path: Path) -> Path:
             [" + ".join(c.values()) for c in board.combinations],
             fontsize=8,
         )
-        axis.set_title(_board_title(suite, board, rows) + ", colour = rank", fontsize=9)
+        axis.set_title(_board_title(board) + ", colour = rank", fontsize=9)
     figure.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -219,24 +221,25 @@ def plot_leaderboard(suite: str, rows: list[Row], path: Path) -> Path:
     return path
 
 
-def render_html(suite: str, rows: list[Row]) -> str:
+def render_html(rows: list[Row]) -> str:
     """Return a self-contained HTML page: the tables, failures and the heatmap."""
     import base64
     import html
     import tempfile
 
+    suites = ", ".join(dict.fromkeys(row.suite for row in rows))
     parts = [
         "<!DOCTYPE html>",
-        f"<html><head><meta charset='utf-8'><title>toolkit: {html.escape(suite)}</title>",
+        f"<html><head><meta charset='utf-8'><title>toolkit: {html.escape(suites)}</title>",
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
         "margin-bottom:2em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
         "td:nth-child(2),th:nth-child(2){text-align:left}.failed{color:#b00}</style>",
         "</head><body>",
-        f"<h1>Leaderboard: suite {html.escape(suite)}</h1>",
+        f"<h1>Leaderboard: {html.escape(suites)}</h1>",
     ]
     for board in boards(rows):
         header, body = _table_cells(board)
-        parts.append(f"<h2>{html.escape(_board_title(suite, board, rows))}</h2><table>")
+        parts.append(f"<h2>{html.escape(_board_title(board))}</h2><table>")
         parts.append(
             "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
         )
@@ -256,9 +259,7 @@ def render_html(suite: str, rows: list[Row]) -> str:
         parts.append("</ul>")
     if any(row.rank is not None for row in rows):
         with tempfile.TemporaryDirectory() as folder:
-            image = plot_leaderboard(
-                suite, rows, Path(folder) / "board.png"
-            ).read_bytes()
+            image = plot_leaderboard(rows, Path(folder) / "board.png").read_bytes()
         encoded = base64.b64encode(image).decode()
         parts.append(
             f"<h2>Ranks</h2><img alt='leaderboard heatmap' src='data:image/png;base64,{encoded}'>"
