@@ -32,6 +32,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 REGISTRY_ENV = "TOOLKIT_REGISTRY"
+#: Component name that stands for every registered component of a slot's kind.
+WILDCARD = "*"
 
 
 class RegistryError(ValueError):
@@ -82,7 +84,7 @@ class SuiteSpec(_Strict):
     )
     metric: str | None = None
     tasks: list[TaskSpec]
-    components: dict[str, list[ComponentSpec] | str] = Field(default_factory=dict)
+    components: dict[str, list[ComponentSpec]] = Field(default_factory=dict)
 
     @field_validator("seeds", mode="before")
     @classmethod
@@ -102,19 +104,26 @@ class SuiteSpec(_Strict):
             raise ValueError(msg)
         return value
 
-    @field_validator("components")
+    @field_validator("components", mode="before")
     @classmethod
-    def _check_wildcards(cls, value: dict[str, Any]) -> dict[str, Any]:
+    def _expand_wildcards(cls, value: Any) -> Any:
+        """Turn ``all`` (or ``*``) into the one-entry list ``[{name: "*"}]``."""
+        if not isinstance(value, dict):
+            return value
+        expanded = {}
         for slot, entry in value.items():
-            if isinstance(entry, str) and entry not in ("all", "*"):
-                msg = (
-                    f"components.{slot} must be a list of components or 'all'; "
-                    f"received {entry!r}"
-                )
-                raise ValueError(msg)
-        return value
+            if isinstance(entry, str):
+                if entry not in ("all", "*"):
+                    msg = (
+                        f"components.{slot} must be a list of components or 'all'; "
+                        f"received {entry!r}"
+                    )
+                    raise ValueError(msg)
+                entry = [{"name": WILDCARD}]
+            expanded[slot] = entry
+        return expanded
 
-    def components_for(self, slot: str) -> list[ComponentSpec] | str | None:
+    def components_for(self, slot: str) -> list[ComponentSpec] | None:
         return self.components.get(slot)
 
 

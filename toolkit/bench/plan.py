@@ -22,6 +22,7 @@ from toolkit.interfaces import KINDS
 from toolkit.plugins import ComponentEntry, PluginManager, UnknownComponentError
 from toolkit.registry import (
     ComponentSpec,
+    WILDCARD,
     RegistryError,
     SuiteSpec,
     format_validation_error,
@@ -98,7 +99,7 @@ def _slot_components(
             f"{slot!r} ({kind}); add 'components: {{{slot}: [...]}}' to the suite"
         )
         raise RegistryError(msg)
-    if isinstance(declared, str):
+    if [spec.name for spec in declared] == [WILDCARD]:
         declared = [ComponentSpec(name=e.name) for e in manager.components(kind)]
     if not declared:
         msg = (
@@ -153,8 +154,10 @@ def _check_unused_slots(
             suite_name,
             slot,
         )
-        if slot in KINDS and not isinstance(declared, str):
+        if slot in KINDS:
             for spec in declared:
+                if spec.name == WILDCARD:
+                    continue
                 where = f"suite {suite_name!r}, components.{slot}"
                 try:
                     entry = manager.get(slot, spec.name)
