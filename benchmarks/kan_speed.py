@@ -14,6 +14,11 @@ resident set size over the baseline, which is the extra memory a
 full-batch pass needs (autograd buffers included). Running each case in its
 own process keeps one case's allocator cache out of another's figure.
 
+The times in the table come from one more subprocess per configuration
+that builds every implementation and alternates their passes, so that load
+from other processes on a shared machine slows all of them alike; separate
+processes gave the same code timings 20% apart from run to run.
+
 pykan (the ``pykan`` distribution, import name ``kan``) is an optional peer.
 It runs in speed mode: ``auto_save=False``, ``symbolic_enabled=False`` and
 ``save_act=False`` (what ``model.speed()`` sets, without torch.compile), so
@@ -122,6 +127,49 @@ def worker(
     }
 
 
+def interleaved_worker(
+    implementations: list[str],
+    widths: list[int],
+    grid: int,
+    batch: int,
+    repeats: int,
+    threads: int,
+) -> dict[str, float]:
+    """Time every implementation in this process, alternating their passes."""
+    import torch
+
+    torch.set_num_threads(threads)
+    models = {name: build(name, widths, grid) for name in implementations}
+    generator = torch.Generator().manual_seed(1)
+    inputs = torch.rand((batch, widths[0]), generator=generator) * 2 - 1
+
+    def step(model):
+        model.zero_grad(set_to_none=True)
+        model(inputs).square().mean().backward()
+
+    for model in models.values():
+        for _ in range(WARM_UP_PASSES):
+            step(model)
+    seconds: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(repeats):
+        for name, model in models.items():
+            start = time.perf_counter()
+            step(model)
+            seconds[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in seconds.items()}
+
+
+def run_interleaved(implementations, widths, grid, batch, repeats, threads):
+    """Run :func:`interleaved_worker` in a subprocess; return medians or None."""
+    payload = json.dumps([implementations, widths, grid, batch, repeats, threads])
+    command = [sys.executable, __file__, "--interleaved-worker", payload]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        print(f"interleaved timing failed:\n{completed.stderr}", file=sys.stderr)
+        return None
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
 def run_case(implementation, widths, grid, batch, repeats, threads) -> dict | None:
     command = [
         sys.executable,
@@ -152,9 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--interleaved-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(*json.loads(args.worker))))
+        return 0
+    if args.interleaved_worker:
+        print(json.dumps(interleaved_worker(*json.loads(args.interleaved_worker))))
         return 0
 
     implementations = ["toolkit_kan", "toolkit_kan-adapted"]
@@ -177,6 +229,13 @@ def main(argv: list[str] | None = None) -> int:
             name: run_case(name, widths, grid, batch, args.repeats, args.threads)
             for name in implementations
         }
+        medians = run_interleaved(
+            implementations, widths, grid, batch, args.repeats, args.threads
+        )
+        for name, seconds in (medians or {}).items():
+            if results[name] is not None:
+                results[name]["separate_seconds"] = results[name]["seconds"]
+                results[name]["seconds"] = seconds
         rows.append(results)
         ours, peer = results["toolkit_kan"], results.get("pykan")
         adapted = results["toolkit_kan-adapted"]
