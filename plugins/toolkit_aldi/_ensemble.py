@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from toolkit import InverseProblem, Target
+from toolkit import InverseProblem, Samples, Target
 
 __all__ = [
     "HistoryRecorder",
@@ -153,3 +153,21 @@ class HistoryRecorder:
     def history(self) -> np.ndarray:
         """Return the stored states, shape ``(n_stored, n_chains, dim)``."""
         return np.stack(self._states)
+
+
+def ensemble_samples(
+    recorder: HistoryRecorder,
+    target: Target,
+    n_particles: int,
+    step_sizes: list[float],
+) -> Samples:
+    """Package an ensemble run: its history, the target's counts and step sizes."""
+    return Samples.from_target(
+        recorder.history(),
+        target,
+        n_particles=n_particles,
+        n_steps=len(step_sizes),
+        thin=recorder.thin,
+        mean_step_size=float(np.mean(step_sizes)),
+        final_step_size=float(step_sizes[-1]),
+    )

@@ -44,6 +44,7 @@ from pydantic import Field
 from toolkit import ComponentConfig, Sampler, Samples, Target
 
 from toolkit_aldi._ensemble import (
+    ensemble_samples,
     HistoryRecorder,
     check_finite_positions,
     ensemble_deviations,
@@ -232,15 +233,7 @@ class AldiSampler(Sampler):
             step_sizes.append(h_n)
             recorder.record(step, positions)
 
-        return Samples.from_target(
-            recorder.history(),
-            target,
-            n_particles=n_particles,
-            n_steps=n_steps,
-            thin=recorder.thin,
-            mean_step_size=float(np.mean(step_sizes)),
-            final_step_size=float(step_sizes[-1]),
-        )
+        return ensemble_samples(recorder, target, n_particles, step_sizes)
 
 
 class AldiKalmanSampler(Sampler):
@@ -323,12 +316,4 @@ class AldiKalmanSampler(Sampler):
             step_sizes.append(dt)
             recorder.record(step, positions)
 
-        return Samples.from_target(
-            recorder.history(),
-            target,
-            n_particles=n_particles,
-            n_steps=n_steps,
-            thin=recorder.thin,
-            mean_step_size=float(np.mean(step_sizes)),
-            final_step_size=float(step_sizes[-1]),
-        )
+        return ensemble_samples(recorder, target, n_particles, step_sizes)

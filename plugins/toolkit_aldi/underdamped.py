@@ -48,6 +48,7 @@ from pydantic import Field
 from toolkit import ComponentConfig, Sampler, Samples, Target
 
 from toolkit_aldi._ensemble import (
+    ensemble_samples,
     HistoryRecorder,
     check_finite_positions,
     ensemble_deviations,
@@ -262,15 +263,7 @@ class _UnderdampedBase(Sampler):
             step_sizes.append(h_n)
             recorder.record(step, positions)
 
-        return Samples.from_target(
-            recorder.history(),
-            target,
-            n_particles=n_particles,
-            n_steps=n_steps,
-            thin=recorder.thin,
-            mean_step_size=float(np.mean(step_sizes)),
-            final_step_size=float(step_sizes[-1]),
-        )
+        return ensemble_samples(recorder, target, n_particles, step_sizes)
 
 
 class EnsembleUnderdampedSampler(_UnderdampedBase):
