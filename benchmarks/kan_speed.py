@@ -16,7 +16,7 @@ own process keeps one case's allocator cache out of another's figure.
 
 The times in the table come from one more subprocess per configuration
 that builds every implementation and alternates their passes, so that load
-from other processes on a shared machine slows all of them alike; separate
+from other processes on a shared machine slows all of them alike. Separate
 processes gave the same code timings 20% apart from run to run.
 
 pykan (the ``pykan`` distribution, import name ``kan``) is an optional peer.

@@ -68,7 +68,7 @@ def test_leaderboard_ranks_by_declared_direction(manager, write_registry, tmp_pa
     rows, _ = count_runs(manager, write_registry(SUITE), tmp_path)
     normal = {r.components["sampler"]: r for r in rows if r.task == "toy-normal"}
     # A step of 0.05 mixes far slower than 1.0 on a unit normal, so its error
-    # of the mean is larger; the rank must follow the "lower is better" metric.
+    # of the mean is larger. The rank must follow the "lower is better" metric.
     assert normal["toy-metropolis"].mean < normal["small-step"].mean
     assert normal["toy-metropolis"].rank == 1
     assert normal["small-step"].rank == 2

@@ -20,7 +20,7 @@ EXAMPLE = REPO / "examples" / "toolkit-example-plugin"
 
 @pytest.fixture(scope="module")
 def plugin_env(tmp_path_factory):
-    """A fresh virtual environment that sees this environment's packages.
+    """A fresh virtual environment that can import this environment's packages.
 
     A ``.pth`` file adds the current site-packages (toolkit, numpy, ...), so
     only the example plugin itself is installed, with pip, into the new one.

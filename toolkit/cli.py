@@ -59,7 +59,9 @@ def _add_format_options(parser: argparse.ArgumentParser) -> None:
         help="leaderboard format on standard output (default: table)",
     )
     parser.add_argument(
-        "--plot", metavar="FILE", help="also draw the leaderboard as a heatmap (.png, .svg or .pdf)"
+        "--plot",
+        metavar="FILE",
+        help="also draw the leaderboard as a heatmap (.png, .svg or .pdf)",
     )
 
 

@@ -306,7 +306,7 @@ class Target:
 
 @dataclasses.dataclass
 class Samples:
-    """What a sampler returns: the chain or ensemble history and its cost.
+    """Sampler output: the chain or ensemble history and its cost.
 
     Attributes
     ----------
@@ -524,7 +524,7 @@ class Metric:
 
 @dataclasses.dataclass
 class RunContext:
-    """What the harness gives a task for one cell.
+    """Context the harness gives a task for one cell.
 
     Attributes
     ----------

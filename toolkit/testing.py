@@ -35,8 +35,8 @@ def check_component(cls: type[Component]) -> None:
     )
     assert cls.kind in KINDS, f"{cls.__qualname__}.kind must be one of {KINDS}"
     assert isinstance(cls.name, str) and cls.name, f"{cls.__qualname__} needs a name"
-    assert cls.name == cls.name.strip() and " " not in cls.name, (
-        f"component name {cls.name!r} must not contain spaces"
+    assert not any(character.isspace() for character in cls.name), (
+        f"component name {cls.name!r} must not contain whitespace"
     )
     assert issubclass(cls.Config, ComponentConfig), (
         f"{cls.__qualname__}.Config must subclass toolkit.ComponentConfig"
@@ -54,7 +54,7 @@ def standard_normal_target(dim: int, budget: int | None = None) -> Target:
     """Return N(0, I) in ``dim`` dimensions as an identity-map inverse problem.
 
     It has a density, a gradient and a forward map, so every sampler runs on
-    it; its exact mean is 0 and its covariance is the identity.
+    it. Its exact mean is 0 and its covariance is the identity.
     """
     identity = np.eye(dim)
     problem = InverseProblem(
@@ -105,9 +105,9 @@ def check_sampler(
         "build the result with Samples.from_target"
     )
     positions = samples.positions
-    assert positions.ndim == 3 and positions.shape[2] == dim, (
-        f"positions must have shape (n_stored, n_chains, {dim}); got {positions.shape}"
-    )
+    shape_rule = f"positions must have shape (n_stored, n_chains, {dim})"
+    assert positions.ndim == 3, f"{shape_rule}; got {positions.shape}"
+    assert positions.shape[2] == dim, f"{shape_rule}; got {positions.shape}"
     assert np.isfinite(positions).all(), "positions contain NaN or infinity"
 
     again = cls().sample(standard_normal_target(dim, budget), budget, seed)

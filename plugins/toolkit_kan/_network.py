@@ -306,7 +306,7 @@ def _warn_underdetermined_fit(
     ends = knots[:, order + 1 :]
     sparse_inputs = []
     fewest_samples = None
-    most_unsupported = 0
+    max_unsupported = 0
     for i in range(x.shape[1]):
         samples = torch.unique(x[:, i])
         n_distinct = int(samples.numel())
@@ -318,13 +318,13 @@ def _warn_underdetermined_fit(
         if n_distinct < n_basis or n_unsupported > 0:
             sparse_inputs.append(i)
             fewest_samples = min(n_distinct, fewest_samples or n_distinct)
-            most_unsupported = max(most_unsupported, n_unsupported)
+            max_unsupported = max(max_unsupported, n_unsupported)
     if sparse_inputs:
         msg = (
             f"{context}: inputs {sparse_inputs} have too few samples for a fit of "
             f"{n_basis} coefficients (fewest distinct samples: {fewest_samples}, "
             f"most basis functions without a sample in their support: "
-            f"{most_unsupported}); the ridge term sets the unsupported coefficients, "
+            f"{max_unsupported}); the ridge term sets the unsupported coefficients, "
             "so the spline may change between the samples. Use more training "
             "samples or a smaller grid."
         )

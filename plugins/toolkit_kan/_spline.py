@@ -421,7 +421,7 @@ def spline_features(
         Polynomials of the knots of every input, from :func:`span_polynomials`,
         in the dtype of ``x``.
     base_function : {None, "silu", "identity"}
-        When set, column 0 of each input holds ``base_function(x)`` and the
+        When set, column 0 of each input contains ``base_function(x)`` and the
         basis follows, so that one matrix product computes both branches of
         a KAN layer.
 

@@ -39,8 +39,8 @@ class CellTimeout(Exception):
 def _time_limit(seconds: float) -> Iterator[None]:
     """Raise :class:`CellTimeout` in this thread after ``seconds``.
 
-    NOTE: this uses SIGALRM, so it works only in a main thread on POSIX and
-    interrupts Python code, not a long call inside a C extension; such a call
+    NOTE: this uses SIGALRM, so it works only in a main thread on POSIX. It
+    interrupts Python code but not a long call inside a C extension, which
     is timed out when it returns.
     """
     usable = (
@@ -70,7 +70,7 @@ def _seed_global_generators(seed: int, uses_torch: bool) -> None:
 
     torch is imported first when a component is an Architecture, so that
     its generator is seeded whether or not an earlier cell in this process
-    imported it; otherwise a worker process and a serial run would differ.
+    imported it. Otherwise a worker process and a serial run would differ.
     """
     if uses_torch:
         import torch  # noqa: F401 - imported for its global generator
