@@ -115,3 +115,16 @@ def test_non_finite_input_gives_nan_not_error():
     assert torch.isnan(output[0]).all()
     assert not torch.isfinite(output[1]).all()
     assert torch.isfinite(output[2]).all()
+
+
+def test_layer_copy_drops_workspace():
+    import copy
+    import pickle
+
+    layer = KANLayer(3, 2, grid_size=4, order=3)
+    x = torch.rand(16, 3)
+    layer(x).sum().backward()
+    assert len(layer._workspace._free) == 1
+    for clone in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+        assert clone._workspace._free == []
+        torch.testing.assert_close(clone(x), layer(x), rtol=0, atol=0)

@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from toolkit_kan._spline import bspline_basis, extend_knots, is_uniform, uniform_knots
+from toolkit_kan._spline import (
+    FeatureWorkspace,
+    bspline_basis,
+    extend_knots,
+    is_uniform,
+    span_polynomials,
+    spline_features,
+    spline_linear,
+    uniform_knots,
+)
 
 
 def cox_de_boor(x: float, knots: list[float], m: int, degree: int) -> float:
@@ -136,6 +145,107 @@ def test_basis_gradient_matches_finite_differences(uniform):
     assert torch.autograd.gradcheck(
         lambda inputs: bspline_basis(inputs, knots, 3, uniform), (x,)
     )
+
+
+def test_uniform_gradient_outside_grid():
+    # Grid 4 on [-1, 1] with k = 3: the extended knots reach +-2.5, and
+    # spans outside [-1, 1) take the table's polynomials, not the shared one.
+    knots = uniform_knots(4, 3, (-1.0, 1.0), 2).double()
+    points = [-2.9, -2.2, -1.7, -1.2, -0.6, 0.2, 0.7, 1.3, 1.9, 2.4, 3.1]
+    x = torch.tensor(points, dtype=torch.float64).view(-1, 1).repeat(1, 2)
+    x.requires_grad_()
+    assert torch.autograd.gradcheck(
+        lambda inputs: bspline_basis(inputs, knots, 3, True), (x,)
+    )
+
+
+def knots_and_points(uniform: bool):
+    rng = np.random.default_rng(7)
+    if uniform:
+        knots = uniform_knots(6, 3, (-1.0, 1.0), 3).double()
+    else:
+        knots = random_knots(rng, 3, 6, 3)
+    # Every region: the grid, the k outer spans each side, outside all knots.
+    x = torch.tensor(rng.uniform(-3.0, 4.5, size=(40, 3)))
+    x[0, 0] = knots[0, 0]
+    x[1, 1] = knots[1, -1]
+    return knots, x
+
+
+@pytest.mark.parametrize("uniform", [True, False])
+@pytest.mark.parametrize("base", [None, "silu", "identity"])
+def test_spline_linear_matches_product(uniform, base):
+    knots, x = knots_and_points(uniform)
+    table = span_polynomials(knots, 3)
+    assert table.uniform == uniform
+    width = (0 if base is None else 1) + table.n_basis
+    weight = torch.randn(3 * width, 2, dtype=torch.float64, requires_grad=True)
+    x.requires_grad_()
+    grad_output = torch.randn(40, 2, dtype=torch.float64)
+
+    expected = spline_features(x, table, base).reshape(40, -1) @ weight
+    expected_grads = torch.autograd.grad(expected, (x, weight), grad_output)
+    output = spline_linear(x, table, weight, base, FeatureWorkspace())
+    grads = torch.autograd.grad(output, (x, weight), grad_output)
+
+    torch.testing.assert_close(output, expected, rtol=1e-12, atol=1e-12)
+    for got, want in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_spline_linear_gradcheck():
+    knots, _ = knots_and_points(uniform=True)
+    table = span_polynomials(knots, 3)
+    x = torch.tensor(
+        np.random.default_rng(8).uniform(-2.0, 2.0, size=(15, 3)), requires_grad=True
+    )
+    weight = torch.randn(3 * (1 + table.n_basis), 2, dtype=torch.float64)
+    weight.requires_grad_()
+    assert torch.autograd.gradcheck(
+        lambda inputs, w: spline_linear(inputs, table, w, "silu", FeatureWorkspace()),
+        (x, weight),
+    )
+
+
+def test_spline_linear_second_backward():
+    # The first backward pass writes over the features. The second must
+    # recompute them rather than read the overwritten tensor.
+    knots, x = knots_and_points(uniform=True)
+    table = span_polynomials(knots, 3)
+    weight = torch.randn(3 * (1 + table.n_basis), 2, dtype=torch.float64)
+    weight.requires_grad_()
+    x.requires_grad_()
+    output = spline_linear(x, table, weight, "silu", FeatureWorkspace())
+    first = torch.autograd.grad(output.sum(), (x, weight), retain_graph=True)
+    second = torch.autograd.grad(output.sum(), (x, weight))
+    for a, b in zip(first, second, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_workspace_reuses_one_tensor():
+    knots, x = knots_and_points(uniform=True)
+    table = span_polynomials(knots, 3)
+    weight = torch.randn(3 * (1 + table.n_basis), 2, dtype=torch.float64)
+    weight.requires_grad_()
+    workspace = FeatureWorkspace()
+    expected = None
+    for _ in range(3):
+        output = spline_linear(x, table, weight, "silu", workspace)
+        (grad,) = torch.autograd.grad(output.square().sum(), weight)
+        assert len(workspace._free) == 1
+        if expected is None:
+            expected = (output.detach(), grad)
+        torch.testing.assert_close(output.detach(), expected[0], rtol=0, atol=0)
+        torch.testing.assert_close(grad, expected[1], rtol=0, atol=0)
+    kept = workspace._free[0]
+    with torch.no_grad():
+        spline_linear(x, table, weight, "silu", workspace)
+    # Without a backward pass to wait for, the forward pass returns it.
+    assert len(workspace._free) == 1
+    assert workspace._free[0] is kept
+    # A different shape is not served from the kept tensor.
+    spline_linear(x[:5], table, weight.detach(), "silu", workspace)
+    assert workspace._free[0].shape[0] == 5
 
 
 def test_non_uniform_knots_detected():

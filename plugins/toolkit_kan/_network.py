@@ -34,12 +34,14 @@ import torch
 from torch import nn
 
 from toolkit_kan._spline import (
+    FeatureWorkspace,
     SpanPolynomials,
     bspline_basis,
     extend_knots,
     fit_coefficients,
     span_polynomials,
     spline_features,
+    spline_linear,
     uniform_knots,
 )
 
@@ -115,6 +117,7 @@ class KANLayer(nn.Module):
         self._table_by_dtype: dict[torch.dtype, SpanPolynomials] = {}
         self._table_knots: torch.Tensor | None = None
         self._knots_version = -1
+        self._workspace = FeatureWorkspace()
 
         # pykan fits the initial spline to noise at the G + 1 interior knots.
         interior = self.knots[:, order : order + grid_size + 1].T
@@ -162,14 +165,13 @@ class KANLayer(nn.Module):
         are ``[silu(x_i), B_0(x_i), ..., B_{G+k-1}(x_i)]`` and its weights
         for output ``j`` are ``[scale_base_ij, scale_spline_ij * coef_ij]``.
         """
-        batch = x.shape[0]
         base = None if self.base_function == "zero" else self.base_function
-        features = spline_features(x, self.span_table(x.dtype), base)
         weight = self.coef * self.scale_spline.unsqueeze(-1)
         if base is not None:
             weight = torch.cat([self.scale_base.unsqueeze(-1), weight], dim=-1)
         weight = weight.transpose(1, 2).reshape(-1, self.out_features)
-        return features.view(batch, -1) @ weight
+        table = self.span_table(x.dtype)
+        return spline_linear(x, table, weight, base, self._workspace)
 
     def refit(self, x: torch.Tensor, knots: torch.Tensor, *, context: str) -> None:
         """Move to new knots, refitting the coefficients to the current spline.
