@@ -2,7 +2,8 @@
 
 Usage::
 
-    python benchmarks/kan_speed.py [--repeats 5] [--threads 2] [--json out.json]
+    python benchmarks/kan_speed.py [--repeats 5] [--block 5] [--threads 2]
+        [--json out.json]
 
 For every configuration (layer widths, grid size, batch size) and both
 implementations, a fresh Python subprocess builds the network (spline order
@@ -15,9 +16,15 @@ full-batch pass needs (autograd buffers included). Running each case in its
 own process keeps one case's allocator cache out of another's figure.
 
 The times in the table come from one more subprocess per configuration
-that builds every implementation and alternates their passes, so that load
-from other processes on a shared machine slows all of them alike. Separate
-processes gave the same code timings 20% apart from run to run.
+that builds every implementation and alternates between them in blocks of
+``--block`` consecutive passes, so that load from other processes on a
+shared machine slows all of them alike. Separate processes gave the same
+code timings 20% apart from run to run. The first pass of each block is
+not timed: it runs on caches that the other implementation's pass has just
+filled (pykan's pass reads and writes hundreds of MiB), which a training
+loop, running one model pass after pass, does not see. ``--block 1``
+alternates single passes and times all of them, which adds that cold-cache
+cost to every pass.
 
 pykan (the ``pykan`` distribution, import name ``kan``) is an optional peer.
 It runs in speed mode: ``auto_save=False``, ``symbolic_enabled=False`` and
@@ -134,8 +141,14 @@ def interleaved_worker(
     batch: int,
     repeats: int,
     threads: int,
+    block: int,
 ) -> dict[str, float]:
-    """Time every implementation in this process, alternating their passes."""
+    """Time every implementation in this process, alternating blocks of passes.
+
+    Each implementation gets ``repeats`` timed passes, in blocks of
+    ``block`` timed passes that follow one untimed pass (none when
+    ``block`` is 1).
+    """
     import torch
 
     torch.set_num_threads(threads)
@@ -151,17 +164,22 @@ def interleaved_worker(
         for _ in range(WARM_UP_PASSES):
             step(model)
     seconds: dict[str, list[float]] = {name: [] for name in models}
-    for _ in range(repeats):
+    while any(len(values) < repeats for values in seconds.values()):
         for name, model in models.items():
-            start = time.perf_counter()
-            step(model)
-            seconds[name].append(time.perf_counter() - start)
+            if block > 1:
+                step(model)
+            for _ in range(min(block, repeats - len(seconds[name]))):
+                start = time.perf_counter()
+                step(model)
+                seconds[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in seconds.items()}
 
 
-def run_interleaved(implementations, widths, grid, batch, repeats, threads):
+def run_interleaved(implementations, widths, grid, batch, repeats, threads, block):
     """Run :func:`interleaved_worker` in a subprocess; return medians or None."""
-    payload = json.dumps([implementations, widths, grid, batch, repeats, threads])
+    payload = json.dumps(
+        [implementations, widths, grid, batch, repeats, threads, block]
+    )
     command = [sys.executable, __file__, "--interleaved-worker", payload]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
@@ -197,11 +215,22 @@ def has_pykan() -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed passes per case")
+    parser.add_argument(
+        "--block",
+        type=int,
+        default=5,
+        help="timed passes of one implementation before switching to the next",
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--interleaved-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    for option in ("repeats", "block", "threads"):
+        if getattr(args, option) < 1:
+            parser.error(
+                f"--{option} must be at least 1; received {getattr(args, option)}"
+            )
     if args.worker:
         print(json.dumps(worker(*json.loads(args.worker))))
         return 0
@@ -216,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         print("pykan is not installed (pip install pykan); measuring toolkit_kan only")
     print(
         f"# {platform.processor() or platform.machine()}, "
-        f"threads={args.threads}, repeats={args.repeats}"
+        f"threads={args.threads}, repeats={args.repeats}, block={args.block}"
     )
     print(
         "| widths | grid | batch | params | toolkit_kan ms | adapted ms | pykan ms "
@@ -230,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in implementations
         }
         medians = run_interleaved(
-            implementations, widths, grid, batch, args.repeats, args.threads
+            implementations, widths, grid, batch, args.repeats, args.threads, args.block
         )
         for name, seconds in (medians or {}).items():
             if results[name] is not None:
