@@ -128,3 +128,16 @@ def test_layer_copy_drops_workspace():
     for clone in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
         assert clone._workspace._free == []
         torch.testing.assert_close(clone(x), layer(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("adapted", [False, True])
+def test_empty_batch_gives_empty_output(adapted):
+    layer = KANLayer(3, 2, grid_size=4, order=3)
+    if adapted:
+        samples = torch.randn(64, 3)
+        layer.refit(samples, layer.adaptive_knots(samples, 0.02), context="test")
+    x = torch.empty(0, 3, requires_grad=True)
+    output = layer(x)
+    output.sum().backward()
+    assert output.shape == (0, 2)
+    assert x.grad.shape == (0, 3)

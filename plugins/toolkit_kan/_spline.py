@@ -513,8 +513,10 @@ def _uniform_windows(x: torch.Tensor, table: SpanPolynomials) -> _Windows:
     values = powers.T @ table.interior_values
     starts = span - order
     starts = starts.clamp_(0, last_interior - order).nan_to_num_(0.0).long()
-    lowest, highest = torch.aminmax(span)
     edges = None
+    if span.numel() == 0:
+        return _Windows(starts, values, powers[:order], None, edges)
+    lowest, highest = torch.aminmax(span)
     # A NaN span fails both tests, and so takes the slower branch.
     if not (lowest >= order and highest <= last_interior):
         outer = ~((span >= order) & (span <= last_interior))
@@ -627,7 +629,7 @@ def _input_gradient(ctx, saved, grad_features: torch.Tensor) -> torch.Tensor:
     batch, n_inputs = x.shape
 
     # The gradient at each input's k + 1 nonzero basis functions.
-    flat_grad = grad_features.reshape(batch * n_inputs, -1)
+    flat_grad = grad_features.reshape(batch * n_inputs, grad_features.shape[-1])
     n_base = 0 if ctx.base_function is None else 1
     width = table.columns.shape[1]
     index = starts.view(-1, 1) + torch.arange(n_base, n_base + width, device=x.device)
@@ -638,7 +640,7 @@ def _input_gradient(ctx, saved, grad_features: torch.Tensor) -> torch.Tensor:
         derivatives = _evaluate_polynomials(
             table.derivative_coefficients, rows_or_powers, local[0]
         )
-        grad_x = (selected * derivatives).sum(-1).view(batch, -1)
+        grad_x = (selected * derivatives).sum(-1).view(batch, n_inputs)
     else:
         # sum_r g_r sum_p D[p, r] u^p = sum_p u^p (D g)_p, with the powers
         # stored as rows so that both steps run along contiguous memory.
@@ -646,7 +648,7 @@ def _input_gradient(ctx, saved, grad_features: torch.Tensor) -> torch.Tensor:
         grad_u = per_power.mul_(rows_or_powers).sum(0)
         n_rows = table.knots.shape[1] + 1
         inverse_spacing = table.starts_and_inverse_widths[1::n_rows, 1]
-        grad_x = grad_u.view(batch, -1) * inverse_spacing
+        grad_x = grad_u.view(batch, n_inputs) * inverse_spacing
         if ctx.edges is not None:
             positions, rows, outer_local = ctx.edges
             outer = _evaluate_polynomials(
@@ -736,7 +738,7 @@ class _SplineLinear(torch.autograd.Function):
     ) -> torch.Tensor:
         x = x.contiguous()
         features, windows = _dense_features(x, table, base_function, workspace)
-        flat = features.view(x.shape[0], -1)
+        flat = features.flatten(1)
         output = flat @ weight
         needs_x, _, needs_weight, *_ = ctx.needs_input_grad
         needs_x, needs_weight = needs_x and recording, needs_weight and recording
@@ -766,12 +768,12 @@ class _SplineLinear(torch.autograd.Function):
         if features is None:
             # A second backward pass through the graph (retain_graph=True).
             features, _ = _dense_features(x, ctx.table, ctx.base_function)
-        flat = features.view(x.shape[0], -1)
+        flat = features.flatten(1)
         grad_weight = flat.T @ grad_output if needs_weight else None
         grad_x = None
         if needs_x:
             grad_features = torch.mm(grad_output, weight.T, out=flat)
-            grad_x = _input_gradient(ctx, saved, grad_features.view(*x.shape, -1))
+            grad_x = _input_gradient(ctx, saved, grad_features.view(features.shape))
         if ctx.workspace is not None:
             ctx.workspace.give(features)
         return grad_x, None, grad_weight, None, None, None
