@@ -10,6 +10,7 @@ from toolkit_kan._spline import (
     bspline_basis,
     is_uniform,
     span_polynomials,
+    uniform_knots,
 )
 
 
@@ -50,6 +51,8 @@ def uniform_layer(base_function="silu", seed=0):
     torch.manual_seed(seed)
     layer = KANLayer(3, 2, grid_size=6, order=3, base_function=base_function).double()
     with torch.no_grad():
+        # Knots made in float32 are not equally spaced to float64 rounding.
+        layer.knots.copy_(uniform_knots(6, 3, (-1.0, 1.0), 3, dtype=torch.float64))
         layer.coef.normal_()
         layer.scale_spline.uniform_(-2, 2)
     return layer

@@ -141,3 +141,14 @@ def test_empty_batch_gives_empty_output(adapted):
     output.sum().backward()
     assert output.shape == (0, 2)
     assert x.grad.shape == (0, 3)
+
+
+def test_table_follows_writes_through_data():
+    layer = KANLayer(2, 1, grid_size=5, order=3)
+    x = torch.rand(10, 2) * 2 - 1
+    before = layer(x)
+    # Writes through .data bypass the version counter of the knots.
+    layer.knots.data.mul_(2.0)
+    after = layer(x)
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, naive_edge_sum(layer, x), rtol=1e-5, atol=1e-6)

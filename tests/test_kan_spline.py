@@ -162,7 +162,7 @@ def test_uniform_gradient_outside_grid():
 def knots_and_points(uniform: bool):
     rng = np.random.default_rng(7)
     if uniform:
-        knots = uniform_knots(6, 3, (-1.0, 1.0), 3).double()
+        knots = uniform_knots(6, 3, (-1.0, 1.0), 3, dtype=torch.float64)
     else:
         knots = random_knots(rng, 3, 6, 3)
     # Every region: the grid, the k outer spans each side, outside all knots.
@@ -207,13 +207,18 @@ def test_spline_linear_gradcheck():
     )
 
 
-def test_spline_linear_second_backward():
-    # The first backward pass writes over the features. The second must
-    # recompute them rather than read the overwritten tensor.
+def silu_layer_case():
+    """Return a uniform table, inputs in every region and a weight needing grad."""
     knots, x = knots_and_points(uniform=True)
     table = span_polynomials(knots, 3)
     weight = torch.randn(3 * (1 + table.n_basis), 2, dtype=torch.float64)
-    weight.requires_grad_()
+    return table, x, weight.requires_grad_()
+
+
+def test_spline_linear_second_backward():
+    # The first backward pass writes over the features. The second must
+    # recompute them rather than read the overwritten tensor.
+    table, x, weight = silu_layer_case()
     x.requires_grad_()
     output = spline_linear(x, table, weight, "silu", FeatureWorkspace())
     first = torch.autograd.grad(output.sum(), (x, weight), retain_graph=True)
@@ -223,10 +228,7 @@ def test_spline_linear_second_backward():
 
 
 def test_workspace_reuses_one_tensor():
-    knots, x = knots_and_points(uniform=True)
-    table = span_polynomials(knots, 3)
-    weight = torch.randn(3 * (1 + table.n_basis), 2, dtype=torch.float64)
-    weight.requires_grad_()
+    table, x, weight = silu_layer_case()
     workspace = FeatureWorkspace()
     expected = None
     for _ in range(3):
@@ -246,6 +248,32 @@ def test_workspace_reuses_one_tensor():
     # A different shape is not served from the kept tensor.
     spline_linear(x[:5], table, weight.detach(), "silu", workspace)
     assert workspace._free[0].shape[0] == 5
+
+
+def test_float32_knots_in_float64_take_exact_path():
+    # Equal spacing in float32 is off by about 1e-7 in float64, and the
+    # shared polynomial would place inputs on the unrounded grid.
+    knots = uniform_knots(5, 3, (-1.0, 1.0), 1).double()
+    assert is_uniform(uniform_knots(5, 3, (-1.0, 1.0), 1))
+    assert not is_uniform(knots)
+    x = torch.linspace(-2.5, 2.5, 41, dtype=torch.float64).view(-1, 1)
+    basis = bspline_basis(x, knots, 3)
+    row = knots[0].tolist()
+    for b in range(x.shape[0]):
+        expected = [cox_de_boor(float(x[b, 0]), row, m, 3) for m in range(8)]
+        np.testing.assert_allclose(basis[b, 0].numpy(), expected, atol=1e-12)
+
+
+def test_workspace_skips_inference_tensors():
+    table, x, weight = silu_layer_case()
+    workspace = FeatureWorkspace()
+    with torch.inference_mode():
+        expected = spline_linear(x, table, weight, "silu", workspace)
+    assert workspace._free[0].is_inference()
+    output = spline_linear(x, table, weight, "silu", workspace)
+    (grad,) = torch.autograd.grad(output.sum(), weight)
+    torch.testing.assert_close(output.detach(), expected, rtol=0, atol=0)
+    assert torch.isfinite(grad).all()
 
 
 def test_non_uniform_knots_detected():

@@ -112,11 +112,10 @@ class KANLayer(nn.Module):
         self.register_buffer(
             "knots", uniform_knots(grid_size, order, grid_range, in_features)
         )
-        # Cache of span_table(), keyed on the knots tensor and its version.
+        # Cache of span_table(), keyed on a copy of the knots it was built from.
         self._table: SpanPolynomials | None = None
         self._table_by_dtype: dict[torch.dtype, SpanPolynomials] = {}
         self._table_knots: torch.Tensor | None = None
-        self._knots_version = -1
         self._workspace = FeatureWorkspace()
 
         # pykan fits the initial spline to noise at the G + 1 interior knots.
@@ -145,11 +144,19 @@ class KANLayer(nn.Module):
         changed in place.
         """
         knots = self.knots
-        if self._table_knots is not knots or self._knots_version != knots._version:
+        # Comparing the values also catches writes through knots.data, which
+        # bypass the version counter; the knots are small, so this is cheap.
+        cached = self._table_knots
+        if (
+            cached is None
+            or cached.shape != knots.shape
+            or cached.dtype != knots.dtype
+            or cached.device != knots.device
+            or not torch.equal(cached, knots)
+        ):
             self._table = span_polynomials(knots, self.order)
             self._table_by_dtype = {}
-            self._table_knots = knots
-            self._knots_version = knots._version
+            self._table_knots = knots.detach().clone()
         if dtype not in self._table_by_dtype:
             self._table_by_dtype[dtype] = self._table.to(dtype)
         return self._table_by_dtype[dtype]

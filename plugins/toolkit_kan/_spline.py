@@ -105,13 +105,25 @@ def bspline_basis(
     return spline_features(x, span_polynomials(knots, order, uniform))
 
 
+#: Deviation from equal spacing that :func:`is_uniform` accepts, in units of
+#: the knots' machine epsilon times their largest magnitude.
+UNIFORM_TOLERANCE_ULPS = 16
+
+
 def is_uniform(knots: torch.Tensor) -> bool:
-    """Return whether every row of ``knots`` is equally spaced, to 1e-6 of its range."""
+    """Return whether every row of ``knots`` is equally spaced, to rounding error.
+
+    The tolerance scales with the machine epsilon of the knots' dtype, so
+    float32 knots cast to float64 (a float32 layer moved with ``.double()``)
+    count as unequal there, and take the exact table path.
+    """
     n_knots = knots.shape[1]
     first, last = knots[:, :1], knots[:, -1:]
     steps = torch.arange(n_knots, dtype=knots.dtype, device=knots.device)
     expected = first + (last - first) * steps / (n_knots - 1)
-    tolerance = 1e-6 * (last - first).abs()
+    magnitude = torch.maximum(first.abs(), last.abs())
+    epsilon = torch.finfo(knots.dtype).eps
+    tolerance = UNIFORM_TOLERANCE_ULPS * epsilon * magnitude
     return bool(((knots - expected).abs() <= tolerance).all() and (last > first).all())
 
 
@@ -555,8 +567,12 @@ class FeatureWorkspace:
                 buffer = self._free.pop()
             except IndexError:  # another thread took the last one
                 break
+            # A tensor made under torch.inference_mode cannot be written
+            # outside it.
+            usable = torch.is_inference_mode_enabled() or not buffer.is_inference()
             if (
-                buffer.shape == shape
+                usable
+                and buffer.shape == shape
                 and buffer.dtype == like.dtype
                 and buffer.device == like.device
             ):
