@@ -26,6 +26,9 @@ def n_trainable(model):
         ({"spline_order": 0}, "spline_order"),
         ({"hidden": [4, 0]}, "widths of at least 1"),
         ({"grid_range": (1.0, -1.0)}, "grid_range must be increasing"),
+        ({"grid_range": (-1e308, 1e308)}, "rescale the inputs"),
+        ({"grid_range": (0.0, 1e-300)}, "float32 knots cannot resolve"),
+        ({"grid_range": (0.0, 1e-4), "grid": 20}, "knot spacing of 5e-06"),
         ({"grid_schedule": [10], "grid_milestones": []}, "same length"),
         ({"grid": 5, "grid_schedule": [5], "grid_milestones": [10]}, "must increase"),
         ({"grid_schedule": [10, 20], "grid_milestones": [50, 20]}, "grid_milestones"),
@@ -42,7 +45,7 @@ def test_width_mismatch_names_fix():
     architecture = KAN({"width": [2, 5, 1]})
     with pytest.raises(
         ValueError,
-        match=r"task has 3 inputs and 1 outputs; set width to \[3, \.\.\., 1\]",
+        match=r"task has 3 inputs and 1 output; set width to \[3, \.\.\., 1\]",
     ):
         architecture.build(3, 1)
     assert architecture.build(2, 1)(torch.zeros(4, 2)).shape == (4, 1)

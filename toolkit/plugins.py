@@ -255,6 +255,8 @@ class PluginManager:
         close = _close_matches(name, known)
         if close:
             msg += f"; did you mean {', '.join(repr(c) for c in close)}?"
+        else:
+            msg += "."
         msg += f" Registered {kind}s: {', '.join(known) or 'none'}."
         broken = [p.name for p in self.plugins.values() if p.status == "broken"]
         if broken:

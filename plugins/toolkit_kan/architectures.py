@@ -52,12 +52,48 @@ def _resolve_widths(
         return [input_dim, *hidden, output_dim]
     if width[0] != input_dim or width[-1] != output_dim:
         msg = (
-            f"{kind} width {width} maps {width[0]} inputs to {width[-1]} outputs, but "
-            f"the task has {input_dim} inputs and {output_dim} outputs; set width to "
-            f"[{input_dim}, ..., {output_dim}] or give only the hidden widths"
+            f"{kind} width {width} maps {_count(width[0], 'input')} to "
+            f"{_count(width[-1], 'output')}, but the task has "
+            f"{_count(input_dim, 'input')} and {_count(output_dim, 'output')}; set "
+            f"width to [{input_dim}, ..., {output_dim}] or give only the hidden widths"
         )
         raise ValueError(msg)
     return list(width)
+
+
+def _count(number: int, noun: str) -> str:
+    """Return ``number`` with ``noun``, plural unless the number is 1."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+#: Largest magnitude of a grid_range end. Knots are stored in the layer's
+#: dtype (float32 by default), and a KAN expects normalised inputs.
+MAX_GRID_END = 1e6
+
+#: Smallest grid interval, relative to the larger grid_range end (at least
+#: 1). Finer knots lose their spacing to float32 rounding.
+MIN_RELATIVE_SPACING = 1e-5
+
+
+def _check_grid_range(grid_range: tuple[float, float], grid: int) -> None:
+    """Raise a ValueError unless float32 knots can resolve ``grid_range``."""
+    low, high = grid_range
+    if not (abs(low) <= MAX_GRID_END and abs(high) <= MAX_GRID_END):
+        msg = (
+            f"grid_range {grid_range} is outside [-{MAX_GRID_END:g}, "
+            f"{MAX_GRID_END:g}]; rescale the inputs to order 1 and set grid_range "
+            "to their range"
+        )
+        raise ValueError(msg)
+    scale = max(1.0, abs(low), abs(high))
+    if (high - low) / grid < MIN_RELATIVE_SPACING * scale:
+        msg = (
+            f"grid_range {grid_range} with {grid} intervals gives a knot spacing "
+            f"of {(high - low) / grid:.3g}, below {MIN_RELATIVE_SPACING:g} of "
+            f"{scale:g}, which float32 knots cannot resolve; rescale the inputs "
+            "to order 1 and widen grid_range"
+        )
+        raise ValueError(msg)
 
 
 class KANConfig(ComponentConfig):
@@ -145,6 +181,7 @@ class KANConfig(ComponentConfig):
         ):
             msg = f"grid_milestones must be increasing positive steps; received {steps}"
             raise ValueError(msg)
+        _check_grid_range(self.grid_range, self.final_grid)
         return self
 
     @property
