@@ -346,8 +346,8 @@ def _bucket_table(
     up to the last knot). Finer buckets are tried until that count is 1,
     and the table with the fewest steps is kept if it needs at most
     ``MAX_BUCKET_STEPS``; otherwise the table is None. Each step costs about
-    as much as the lookup itself, while 64 buckets per span of 64 inputs
-    take half a MiB, so finer buckets pay off.
+    as much as the lookup itself, while the finest table takes half a MiB
+    for 64 inputs at grid 10, so finer buckets pay off.
     """
     n_inputs, n_knots = knots.shape
     low, high = knots[:, :1], knots[:, -1:]
