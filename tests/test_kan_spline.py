@@ -239,12 +239,12 @@ def test_workspace_reuses_one_tensor():
             expected = (output.detach(), grad)
         torch.testing.assert_close(output.detach(), expected[0], rtol=0, atol=0)
         torch.testing.assert_close(grad, expected[1], rtol=0, atol=0)
-    kept = workspace._free[0]
+    kept_tensor = workspace._free[0]
     with torch.no_grad():
         spline_linear(x, table, weight, "silu", workspace)
     # Without a backward pass to wait for, the forward pass returns it.
     assert len(workspace._free) == 1
-    assert workspace._free[0] is kept
+    assert workspace._free[0] is kept_tensor
     # A different shape is not served from the kept tensor.
     spline_linear(x[:5], table, weight.detach(), "silu", workspace)
     assert workspace._free[0].shape[0] == 5
