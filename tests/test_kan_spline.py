@@ -34,6 +34,17 @@ def cox_de_boor(x: float, knots: list[float], m: int, degree: int) -> float:
     return value
 
 
+def assert_matches_cox_de_boor(basis, x, knots, order):
+    """Check every basis value of every input against :func:`cox_de_boor`."""
+    n_basis = knots.shape[1] - order - 1
+    for i in range(x.shape[1]):
+        row = knots[i].tolist()
+        for b in range(x.shape[0]):
+            point = float(x[b, i])
+            expected = [cox_de_boor(point, row, m, order) for m in range(n_basis)]
+            np.testing.assert_allclose(basis[b, i].numpy(), expected, atol=1e-12)
+
+
 def random_knots(rng, n_inputs, grid_size, order):
     steps = rng.uniform(0.2, 1.0, size=(n_inputs, grid_size))
     interior = np.concatenate(
@@ -61,14 +72,7 @@ def test_basis_matches_cox_de_boor(order):
     knots = random_knots(rng, 2, 5, order)
     x = torch.tensor(rng.uniform(-2.5, 4.5, size=(60, 2)))
     basis = bspline_basis(x, knots, order)
-    n_basis = knots.shape[1] - order - 1
-    for b in range(x.shape[0]):
-        for i in range(2):
-            row = knots[i].tolist()
-            expected = [
-                cox_de_boor(float(x[b, i]), row, m, order) for m in range(n_basis)
-            ]
-            np.testing.assert_allclose(basis[b, i].numpy(), expected, atol=1e-12)
+    assert_matches_cox_de_boor(basis, x, knots, order)
 
 
 def test_basis_repeated_knots_match_cox_de_boor():
@@ -78,10 +82,7 @@ def test_basis_repeated_knots_match_cox_de_boor():
     x = torch.linspace(-2.5, 3.5, 97, dtype=torch.float64).unsqueeze(1)
     basis = bspline_basis(x, knots, 2)
     assert torch.isfinite(basis).all()
-    row = knots[0].tolist()
-    for b in range(x.shape[0]):
-        expected = [cox_de_boor(float(x[b, 0]), row, m, 2) for m in range(7)]
-        np.testing.assert_allclose(basis[b, 0].numpy(), expected, atol=1e-12)
+    assert_matches_cox_de_boor(basis, x, knots, 2)
 
 
 def test_basis_zero_outside_extended_knots():
@@ -115,14 +116,7 @@ def test_uniform_knots_match_cox_de_boor(order):
     assert is_uniform(knots)
     x = torch.tensor(np.random.default_rng(order).uniform(-3.5, 4.5, size=(80, 2)))
     basis = bspline_basis(x, knots, order)
-    n_basis = knots.shape[1] - order - 1
-    for b in range(x.shape[0]):
-        for i in range(2):
-            row = knots[i].tolist()
-            expected = [
-                cox_de_boor(float(x[b, i]), row, m, order) for m in range(n_basis)
-            ]
-            np.testing.assert_allclose(basis[b, i].numpy(), expected, atol=1e-12)
+    assert_matches_cox_de_boor(basis, x, knots, order)
 
 
 def test_uniform_and_general_paths_agree():
@@ -258,10 +252,7 @@ def test_float32_knots_in_float64_take_exact_path():
     assert not is_uniform(knots)
     x = torch.linspace(-2.5, 2.5, 41, dtype=torch.float64).view(-1, 1)
     basis = bspline_basis(x, knots, 3)
-    row = knots[0].tolist()
-    for b in range(x.shape[0]):
-        expected = [cox_de_boor(float(x[b, 0]), row, m, 3) for m in range(8)]
-        np.testing.assert_allclose(basis[b, 0].numpy(), expected, atol=1e-12)
+    assert_matches_cox_de_boor(basis, x, knots, 3)
 
 
 def test_workspace_skips_inference_tensors():
